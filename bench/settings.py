@@ -1,0 +1,42 @@
+"""Settings of `make bench`: the base stack against the harness's private PostgreSQL.
+
+Same middleware, templates and apps as the site so the figures are realistic; only what a
+benchmark must not depend on (secrets, Redis, log output) is fixed here.
+"""
+
+from pathlib import Path
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import BASE_DIR, env
+
+DEBUG = False
+SECRET_KEY = "bench-only-3f9a1c7e5b2d4086a1e9c3f7b5d2e8a04c6b1f9d7e3a5c28"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+
+DATABASES = {"default": env.db("DATABASE_URL")}
+# Persistent connections as in production: reconnecting per request would dominate the figures.
+DATABASES["default"]["CONN_MAX_AGE"] = 60
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# Per-process cache: no Redis to start, and allauth's rate limits only count POSTs anyway.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+STAFF_MFA_REQUIRED = False
+
+# Production's static storage, so `{% static %}` costs what it costs there; `bench.run`
+# collects into its scratch directory (BENCH_STATIC_ROOT).
+STATIC_ROOT = Path(env("BENCH_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+ROOT_URLCONF = "bench.urls"
+
+# Log lines under load would cost time and bury the table.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

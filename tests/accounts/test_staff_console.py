@@ -1,0 +1,129 @@
+"""The admin: signed in through allauth, MFA for staff when required, roles' permissions."""
+
+import pytest
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.contrib.auth.models import Group
+
+from accounts.roles import FINANCE, RESELLER_STAFF
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def staff(role: str | None = None, **kwargs):
+    user = UserFactory(is_staff=True, **kwargs)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def test_admin_login_is_served_by_allauth(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/admin/"
+
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+
+
+def test_admin_login_is_rate_limited(client):
+    staff(email="clerk@example.com")
+    for attempt in range(5):
+        client.post(
+            "/accounts/login/?next=/admin/",
+            {"login": "clerk@example.com", "password": f"x{attempt}"},
+        )
+    response = client.post(
+        "/accounts/login/?next=/admin/", {"login": "clerk@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 429
+
+
+def test_staff_signs_in_to_the_titled_console(client):
+    staff(email="clerk@example.com")
+
+    response = client.post(
+        "/accounts/login/?next=/admin/", {"login": "clerk@example.com", "password": PASSWORD}
+    )
+    assert response["Location"] == "/admin/"
+    response = client.get("/admin/")
+
+    assert response.status_code == 200
+    assert "Simdesk staff console" in response.content.decode()
+
+
+def test_customer_is_refused_the_console(client):
+    client.force_login(UserFactory())
+    assert client.get("/admin/login/").status_code == 403
+    assert client.get("/admin/").status_code == 302  # admin's own "not staff" redirect to login
+
+
+def test_staff_without_mfa_is_sent_to_set_it_up_when_required(client, settings):
+    settings.STAFF_MFA_REQUIRED = True
+    staff(RESELLER_STAFF, email="clerk@example.com")
+    client.post("/accounts/login/", {"login": "clerk@example.com", "password": PASSWORD})
+
+    response = client.get("/admin/accounts/user/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/2fa/totp/activate/"
+    # allauth asks for the password again before showing the TOTP secret.
+    response = client.get(response["Location"])
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    response = client.post(response["Location"], {"password": PASSWORD})
+    assert response["Location"] == "/accounts/2fa/totp/activate/"
+    page = client.get(response["Location"]).content.decode()
+    assert "Authenticator code" in page
+
+
+def test_staff_with_mfa_reaches_the_console_when_required(client, settings):
+    settings.STAFF_MFA_REQUIRED = True
+    user = staff(RESELLER_STAFF)
+    TOTP.activate(user, generate_totp_secret())
+    client.force_login(user)
+
+    assert client.get("/admin/").status_code == 200
+
+
+def test_mfa_is_not_forced_when_the_setting_is_off(client, settings):
+    settings.STAFF_MFA_REQUIRED = False
+    client.force_login(staff(RESELLER_STAFF))
+    assert client.get("/admin/").status_code == 200
+
+
+def test_mfa_requirement_leaves_customers_alone(client, settings):
+    settings.STAFF_MFA_REQUIRED = True
+    client.force_login(UserFactory())
+    assert client.get("/").status_code == 200
+
+
+def test_roles_exist_with_their_permissions():
+    assert set(
+        Group.objects.get(name=RESELLER_STAFF).permissions.values_list("codename", flat=True)
+    ) >= {"view_user"}
+    assert set(Group.objects.get(name=FINANCE).permissions.values_list("codename", flat=True)) >= {
+        "view_user"
+    }
+
+
+@pytest.mark.parametrize("role", [RESELLER_STAFF, FINANCE])
+def test_roles_can_look_up_customers_but_not_edit_them_or_staff(client, role):
+    customer = UserFactory(email="someone@example.com")
+    client.force_login(staff(role))
+
+    assert client.get("/admin/accounts/user/?q=someone").status_code == 200
+    response = client.post(
+        f"/admin/accounts/user/{customer.pk}/change/",
+        {
+            "email": "changed@example.com",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 403
+    customer.refresh_from_db()
+    assert customer.email == "someone@example.com"
+    # Groups and permissions are the superuser's to change.
+    assert client.get("/admin/auth/group/").status_code == 403
+    assert client.get("/admin/django_celery_beat/periodictask/").status_code == 403
