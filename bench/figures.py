@@ -7,7 +7,8 @@ machines are noisy 2-core boxes where absolute rates move with the neighbours:
   like the bare Django view, compared to DJANGO_BARE_RPS.
 - `rate(...)`: a function of the BenchContext returning operations per second (in-process,
   Django set up with bench.settings), by default compared to PGBENCH_TPS; `measure_rate`
-  times a callable for the run's duration.
+  times a callable for the run's duration. It may return a `Measurement` instead, to add
+  details to the JSON and a printed note (e.g. the seconds a one-shot job took).
 
 A figure's optional `setup` runs once before any measurement (after `migrate`, before gunicorn
 starts), e.g. to seed a catalog; figures sharing a setup function run it once.
@@ -15,9 +16,11 @@ starts), e.g. to seed a catalog; figures sharing a setup function run it once.
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from bench import catalog_import
 
 Baseline = Literal["pgbench_tps", "django_bare_rps"]
 PGBENCH_TPS: Baseline = "pgbench_tps"
@@ -30,8 +33,18 @@ class BenchContext:
     workdir: Path  # scratch directory, removed after the run
 
 
+@dataclass(frozen=True)
+class Measurement:
+    """A callable figure's rate plus what else it measured: `details` go into the JSON, and
+    `note` (e.g. the absolute seconds of a one-shot job) is printed with the result."""
+
+    value: float
+    details: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
 Hook = Callable[[BenchContext], None]
-Measure = Callable[[BenchContext], float]
+Measure = Callable[[BenchContext], "float | Measurement"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,7 @@ class Figure:
     baseline: Baseline
     unit: str
     path: str | None = None  # HTTP figure: URL path on the gunicorn server
-    measure: Measure | None = None  # callable figure: returns a rate per second
+    measure: Measure | None = None  # callable figure: returns a rate per second (or Measurement)
     setup: Hook | None = None
     expected_status: int = 200  # checked while warming up, so a redirect is not measured
 
@@ -98,4 +111,11 @@ def measure_rate(ctx: BenchContext, operation: Callable[[], object], per_call: i
 FIGURES: list[Figure] = [
     http("home_page", "Storefront home page, anonymous visitor", "/"),
     http("login_page", "Sign-in page (GET), anonymous visitor", "/accounts/login/"),
+    rate(
+        "catalog_import",
+        "CSV import of 100,000 eSIM profiles, preview then import, once (goal: 30 s or less)",
+        catalog_import.measure,
+        unit="rows/s",
+        setup=catalog_import.setup,
+    ),
 ]

@@ -355,8 +355,16 @@ def measure_all(ctx: "BenchContext", figures: list["Figure"]) -> tuple[list[Resu
 
 
 def measure_callable(figure: "Figure", ctx: "BenchContext", result: Result) -> None:
+    from bench.figures import Measurement
+
     assert figure.measure is not None
-    value = float(figure.measure(ctx))
+    measured = figure.measure(ctx)
+    if isinstance(measured, Measurement):
+        result.details.update(measured.details)
+        if measured.note:
+            log(f"{figure.name}: {measured.note}")
+        measured = measured.value
+    value = float(measured)
     if not value > 0:
         raise MeasurementError(f"measured {value}")
     result.value = value

@@ -55,7 +55,7 @@ def test_worker_runs_a_task_sent_through_redis():
     worker = start_worker({})
     try:
         sent_at = time.time()
-        heartbeat.delay()
+        app.send_task(heartbeat.name)
         assert wait_for_heartbeat(sent_at) is not None
     finally:
         stop(worker)

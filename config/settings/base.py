@@ -217,6 +217,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "simdesk.heartbeat", "schedule": 30.0},
+    "low-stock-check": {"task": "catalog.plans_low_stock_check_task", "schedule": 3600.0},
 }
 
 # --- Logging ----------------------------------------------------------------

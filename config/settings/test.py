@@ -9,3 +9,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STAFF_MFA_REQUIRED = False
+# Tasks queued with .delay() run in the test process (tests use captureOnCommitCallbacks);
+# tests that need the real worker publish with send_task, which always goes to Redis.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True

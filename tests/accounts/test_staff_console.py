@@ -127,3 +127,49 @@ def test_roles_can_look_up_customers_but_not_edit_them_or_staff(client, role):
     # Groups and permissions are the superuser's to change.
     assert client.get("/admin/auth/group/").status_code == 403
     assert client.get("/admin/django_celery_beat/periodictask/").status_code == 403
+
+
+def test_finance_clerk_cannot_edit_plans_and_reseller_can(client):
+    from tests.catalog.test_allocation import make_plan
+
+    plan = make_plan()
+    client.force_login(staff(FINANCE))
+    assert client.get(f"/admin/catalog/plan/{plan.pk}/change/").status_code == 200  # read-only
+    assert client.post(f"/admin/catalog/plan/{plan.pk}/change/", {"name": "x"}).status_code == 403
+    assert client.get("/admin/catalog/plan/add/").status_code == 403
+
+    client.force_login(staff(RESELLER_STAFF))
+    assert client.get("/admin/catalog/plan/add/").status_code == 200
+
+
+def test_profile_secrets_are_masked_without_the_dedicated_permission(client):
+    from django.contrib.auth.models import Permission
+
+    from tests.catalog.test_allocation import make_plan, make_profiles
+
+    (profile,) = make_profiles(make_plan(), 1)
+    reseller = staff(RESELLER_STAFF)
+    client.force_login(reseller)
+
+    listing = client.get("/admin/catalog/esimprofile/").content.decode()
+    detail = client.get(f"/admin/catalog/esimprofile/{profile.pk}/change/").content.decode()
+    assert profile.iccid in listing
+    assert profile.matching_id not in listing
+    assert profile.matching_id not in detail
+
+    reseller.user_permissions.add(Permission.objects.get(codename="view_profile_secrets"))
+    client.force_login(reseller)
+    assert profile.matching_id in client.get("/admin/catalog/esimprofile/").content.decode()
+
+
+def test_profile_search_accepts_the_iccid_as_customers_type_it(client):
+    from tests.catalog.test_allocation import make_plan, make_profiles
+
+    first, second = make_profiles(make_plan(), 2)
+    client.force_login(staff(RESELLER_STAFF))
+    typed = f"{first.iccid[:4]} {first.iccid[4:8]}-{first.iccid[8:]}"
+
+    page = client.get("/admin/catalog/esimprofile/", {"q": typed}).content.decode()
+
+    assert first.iccid in page
+    assert second.iccid not in page

@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from accounts.demo import demo_accounts_seed
+from catalog.demo import DemoCatalogSummary, demo_catalog_seed
 
 
 class Command(BaseCommand):
@@ -10,7 +11,26 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         logins = demo_accounts_seed()
+        catalog = demo_catalog_seed()
         self.stdout.write(self.style.SUCCESS("Demo data loaded. Demo logins:"))
         width = max(len(login.email) for login in logins)
         for login in logins:
             self.stdout.write(f"  {login.email:<{width}}  {login.password}  ({login.role})")
+        self.stdout.write(_catalog_line(catalog))
+        if catalog.unpriced_currencies:
+            self.stdout.write(
+                self.style.WARNING(
+                    "No demo prices in "
+                    + ", ".join(catalog.unpriced_currencies)
+                    + ": catalog/demo.py has no rate for them."
+                )
+            )
+
+
+def _catalog_line(c: DemoCatalogSummary) -> str:
+    return (
+        f"Demo catalog: {c.countries} countries and {c.regions} regions, {c.plans} plans "
+        f"priced in {', '.join(c.currencies)}, {c.profiles:,} eSIM profiles, "
+        f"{c.devices} devices; {len(c.low_stock_plans)} plans low on stock "
+        f"({c.created:,} rows added)."
+    )
