@@ -173,3 +173,23 @@ def test_profile_search_accepts_the_iccid_as_customers_type_it(client):
 
     assert first.iccid in page
     assert second.iccid not in page
+
+
+def test_plan_list_queries_do_not_grow_with_the_catalog(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.catalog.test_allocation import make_plan, make_profiles
+
+    client.force_login(staff(RESELLER_STAFF))
+
+    def queries_for_plan_list() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/admin/catalog/plan/").status_code == 200
+        return len(captured)
+
+    make_profiles(make_plan("p-0"), 3)
+    few = queries_for_plan_list()
+    for n in range(1, 30):
+        make_profiles(make_plan(f"p-{n}"), 3, start=n * 10)
+    assert queries_for_plan_list() == few
