@@ -130,9 +130,9 @@ def test_roles_can_look_up_customers_but_not_edit_them_or_staff(client, role):
 
 
 def test_finance_clerk_cannot_edit_plans_and_reseller_can(client):
-    from tests.catalog.test_allocation import make_plan
+    from tests.catalog.factories import PlanFactory
 
-    plan = make_plan()
+    plan = PlanFactory()
     client.force_login(staff(FINANCE))
     assert client.get(f"/admin/catalog/plan/{plan.pk}/change/").status_code == 200  # read-only
     assert client.post(f"/admin/catalog/plan/{plan.pk}/change/", {"name": "x"}).status_code == 403
@@ -145,9 +145,9 @@ def test_finance_clerk_cannot_edit_plans_and_reseller_can(client):
 def test_profile_secrets_are_masked_without_the_dedicated_permission(client):
     from django.contrib.auth.models import Permission
 
-    from tests.catalog.test_allocation import make_plan, make_profiles
+    from tests.catalog.factories import PlanFactory, make_profiles
 
-    (profile,) = make_profiles(make_plan(), 1)
+    (profile,) = make_profiles(PlanFactory(), 1)
     reseller = staff(RESELLER_STAFF)
     client.force_login(reseller)
 
@@ -163,9 +163,9 @@ def test_profile_secrets_are_masked_without_the_dedicated_permission(client):
 
 
 def test_profile_search_accepts_the_iccid_as_customers_type_it(client):
-    from tests.catalog.test_allocation import make_plan, make_profiles
+    from tests.catalog.factories import PlanFactory, make_profiles
 
-    first, second = make_profiles(make_plan(), 2)
+    first, second = make_profiles(PlanFactory(), 2)
     client.force_login(staff(RESELLER_STAFF))
     typed = f"{first.iccid[:4]} {first.iccid[4:8]}-{first.iccid[8:]}"
 
@@ -179,7 +179,7 @@ def test_plan_list_queries_do_not_grow_with_the_catalog(client):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tests.catalog.test_allocation import make_plan, make_profiles
+    from tests.catalog.factories import PlanFactory, make_profiles
 
     client.force_login(staff(RESELLER_STAFF))
 
@@ -188,8 +188,8 @@ def test_plan_list_queries_do_not_grow_with_the_catalog(client):
             assert client.get("/admin/catalog/plan/").status_code == 200
         return len(captured)
 
-    make_profiles(make_plan("p-0"), 3)
+    make_profiles(PlanFactory(code="p-0"), 3)
     few = queries_for_plan_list()
     for n in range(1, 30):
-        make_profiles(make_plan(f"p-{n}"), 3, start=n * 10)
+        make_profiles(PlanFactory(code=f"p-{n}"), 3, start=n * 10)
     assert queries_for_plan_list() == few

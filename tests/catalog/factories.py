@@ -5,7 +5,7 @@ from decimal import Decimal
 import factory
 from djmoney.money import Money
 
-from catalog.models import Plan
+from catalog.models import EsimProfile, Plan
 from catalog.validation import luhn_check_digit
 
 
@@ -26,3 +26,17 @@ class PlanFactory(factory.django.DjangoModelFactory):
     data_mb = 5120
     validity_days = 30
     wholesale_cost = factory.LazyFunction(lambda: Money(Decimal("3.20"), "USD"))
+
+
+def make_profiles(plan: Plan, count: int, start: int = 0) -> list[EsimProfile]:
+    """`count` available profiles of `plan`, with ICCIDs iccid(start) onwards."""
+    return EsimProfile.objects.bulk_create(
+        EsimProfile(
+            iccid=iccid(n),
+            smdp_address="smdp.test.simdesk.test",
+            matching_id=f"MATCH-{n:06d}",
+            plan=plan,
+            wholesale_cost=plan.wholesale_cost,
+        )
+        for n in range(start, start + count)
+    )

@@ -1,51 +1,22 @@
 """Stock allocation and profile status moves, on PostgreSQL with real transactions."""
 
 import threading
-from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from djmoney.money import Money
 
 from catalog import services
 from catalog.exceptions import InvalidStatusTransition, OutOfStock
-from catalog.models import EsimProfile, Plan
-from catalog.validation import luhn_check_digit
+from catalog.models import EsimProfile
+from tests.catalog.factories import PlanFactory, make_profiles
 from tests.factories import UserFactory
 
 Status = EsimProfile.Status
 
 
-def make_plan(code: str = "jp-5gb-30d") -> Plan:
-    return Plan.objects.create(
-        code=code,
-        name="Japan 5 GB",
-        country="JP",
-        data_mb=5120,
-        validity_days=30,
-        wholesale_cost=Money(Decimal("2.50"), "USD"),
-    )
-
-
-def make_profiles(plan: Plan, count: int, start: int = 0) -> list[EsimProfile]:
-    profiles = []
-    for n in range(start, start + count):
-        payload = f"898600{n:012d}"
-        profiles.append(
-            EsimProfile(
-                iccid=payload + luhn_check_digit(payload),
-                smdp_address="smdp.test.simdesk.test",
-                matching_id=f"MATCH-{n:06d}",
-                plan=plan,
-                wholesale_cost=plan.wholesale_cost,
-            )
-        )
-    return EsimProfile.objects.bulk_create(profiles)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_buyers_share_fifty_profiles_exactly():
-    plan = make_plan()
+    plan = PlanFactory(code="jp-5gb-30d")
     make_profiles(plan, 50)
     taken: list[int] = []
     refusals: list[OutOfStock] = []
@@ -87,7 +58,7 @@ def test_twenty_concurrent_buyers_share_fifty_profiles_exactly():
 
 @pytest.mark.django_db
 def test_reserve_refuses_when_fewer_remain_and_takes_nothing():
-    plan = make_plan()
+    plan = PlanFactory(code="jp-5gb-30d")
     make_profiles(plan, 3)
 
     with pytest.raises(OutOfStock) as refusal, transaction.atomic():
@@ -100,7 +71,7 @@ def test_reserve_refuses_when_fewer_remain_and_takes_nothing():
 @pytest.mark.django_db(transaction=True)
 def test_reserve_needs_the_callers_transaction():
     """Outside a transaction the row locks would be released at once."""
-    plan = make_plan()
+    plan = PlanFactory(code="jp-5gb-30d")
     make_profiles(plan, 1)
 
     with pytest.raises(RuntimeError):
@@ -110,7 +81,7 @@ def test_reserve_needs_the_callers_transaction():
 
 @pytest.mark.django_db
 def test_reserve_release_assign():
-    plan = make_plan()
+    plan = PlanFactory(code="jp-5gb-30d")
     make_profiles(plan, 2)
     buyer = UserFactory()
 
@@ -138,7 +109,7 @@ def test_reserve_release_assign():
     ],
 )
 def test_guarded_status_moves_are_refused(start, target):
-    plan = make_plan()
+    plan = PlanFactory(code="jp-5gb-30d")
     (profile,) = make_profiles(plan, 1)
     owner = UserFactory() if start in (Status.ASSIGNED, Status.INSTALLED, Status.EXPIRED) else None
     EsimProfile.objects.filter(pk=profile.pk).update(status=start, owner=owner)
@@ -153,7 +124,7 @@ def test_guarded_status_moves_are_refused(start, target):
 @pytest.mark.django_db
 def test_database_refuses_to_put_a_sold_profile_back_in_stock():
     """Invariant 7 holds even for code that skips the services."""
-    plan = make_plan()
+    plan = PlanFactory(code="jp-5gb-30d")
     (profile,) = make_profiles(plan, 1)
     EsimProfile.objects.filter(pk=profile.pk).update(status=Status.ASSIGNED, owner=UserFactory())
 
@@ -165,7 +136,7 @@ def test_database_refuses_to_put_a_sold_profile_back_in_stock():
 
 @pytest.mark.django_db
 def test_a_sold_profile_must_have_an_owner():
-    plan = make_plan()
+    plan = PlanFactory(code="jp-5gb-30d")
     (profile,) = make_profiles(plan, 1)
     with pytest.raises(IntegrityError), transaction.atomic():
         EsimProfile.objects.filter(pk=profile.pk).update(status=Status.ASSIGNED)

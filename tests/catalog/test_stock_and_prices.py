@@ -9,7 +9,7 @@ from accounts.roles import RESELLER_STAFF
 from catalog import selectors, services
 from catalog.models import EsimProfile, Plan, PlanPriceChange
 from catalog.tasks import plans_low_stock_check_task
-from tests.catalog.test_allocation import make_plan, make_profiles
+from tests.catalog.factories import PlanFactory, make_profiles
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def reseller():
 def test_low_stock_email_once_per_dip_and_again_after_restock(
     reseller, django_capture_on_commit_callbacks
 ):
-    plan = make_plan()
+    plan = PlanFactory(code="jp-5gb-30d")
     Plan.objects.filter(pk=plan.pk).update(low_stock_threshold=5)
     profiles = make_profiles(plan, 4)
 
@@ -59,7 +59,7 @@ def test_low_stock_email_is_in_the_staff_members_language(
 ):
     reseller.preferred_language = "zh-hans"
     reseller.save()
-    plan = make_plan()
+    plan = PlanFactory(code="jp-5gb-30d")
     Plan.objects.filter(pk=plan.pk).update(low_stock_threshold=1)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -69,8 +69,8 @@ def test_low_stock_email_is_in_the_staff_members_language(
 
 
 def test_stock_counts_per_plan_in_one_query(django_assert_num_queries):
-    plan = make_plan()
-    other = make_plan("jp-1gb-7d")
+    plan = PlanFactory(code="jp-5gb-30d")
+    other = PlanFactory(code="jp-1gb-7d")
     profiles = make_profiles(plan, 5)
     make_profiles(other, 2, start=50)
     EsimProfile.objects.filter(pk=profiles[0].pk).update(status=EsimProfile.Status.RESERVED)
@@ -88,7 +88,7 @@ def test_stock_counts_per_plan_in_one_query(django_assert_num_queries):
 
 
 def test_price_changes_are_audited_and_missing_currency_is_not_offered():
-    plan = make_plan()
+    plan = PlanFactory(code="jp-5gb-30d")
     clerk = UserFactory()
 
     services.plan_price_set(plan=plan, currency="USD", amount=Decimal("9.99"), actor=clerk)
@@ -112,4 +112,6 @@ def test_price_changes_are_audited_and_missing_currency_is_not_offered():
 
 def test_price_in_an_unsupported_currency_is_refused():
     with pytest.raises(ValueError, match="Unsupported currency"):
-        services.plan_price_set(plan=make_plan(), currency="GBP", amount=Decimal(1), actor=None)
+        services.plan_price_set(
+            plan=PlanFactory(code="jp-5gb-30d"), currency="GBP", amount=Decimal(1), actor=None
+        )
