@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from bench import catalog_import
+from bench import catalog_import, ledger
 
 Baseline = Literal["pgbench_tps", "django_bare_rps"]
 PGBENCH_TPS: Baseline = "pgbench_tps"
@@ -117,5 +117,26 @@ FIGURES: list[Figure] = [
         catalog_import.measure,
         unit="rows/s",
         setup=catalog_import.setup,
+    ),
+    rate(
+        "wallet_debits",
+        "Wallet debits per second, 8 threads, PostgreSQL (goal: 0.5 of pgbench)",
+        ledger.debits_measure,
+        unit="debits/s",
+        setup=ledger.debits_setup,
+    ),
+    rate(
+        "wallet_balance_read",
+        "Reading a wallet's balance with 1,000,000 postings on it (goal: 1 ms or less)",
+        ledger.balance_measure,
+        unit="reads/s",
+        setup=ledger.seed_setup,
+    ),
+    rate(
+        "trial_balance",
+        "Trial balance over 1,000,000 postings (goal: 1 s or less)",
+        ledger.trial_balance_measure,
+        unit="trial balances/s",
+        setup=ledger.seed_setup,
     ),
 ]

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -6,3 +7,12 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "billing"
     verbose_name = _("Billing")
+
+    def ready(self) -> None:
+        from billing.receivers import profiles_imported_receiver
+        from billing.services.ledger import system_accounts_forget
+        from catalog.signals import profiles_imported
+
+        profiles_imported.connect(profiles_imported_receiver, dispatch_uid="billing-inventory")
+        # A flush (tests) deletes the system accounts and then sends post_migrate.
+        post_migrate.connect(system_accounts_forget, dispatch_uid="billing-forget-accounts")

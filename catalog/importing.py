@@ -45,6 +45,7 @@ from accounts.models import User
 
 from .exceptions import CatalogError
 from .models import EsimProfile, ImportBatch, Plan
+from .signals import profiles_imported
 from .validation import (
     LUHN_WARNING,
     ActivationCode,
@@ -573,8 +574,8 @@ def _profiles_write(*, rows: list[_Row], file_name: str, actor: User) -> ImportB
             for row in rows
         ]
         EsimProfile.objects.bulk_create(profiles, batch_size=BULK_CREATE_BATCH)
-        # The ledger posting of this stock belongs here, in this transaction: see
-        # `profiles_import`. It is the only place new inventory enters the books.
+        # Billing posts the stock's cost here, in this transaction: see `profiles_import`.
+        profiles_imported.send(sender=ImportBatch, batch=batch)
     return batch
 
 
@@ -597,9 +598,8 @@ def profiles_import(*, data: bytes | str, file_name: str, actor: User) -> Import
     refuses the write and the file is checked again, so those rows are reported as already in
     stock.
 
-    Ledger: the inventory's cost (`ImportPreview.totals`, per currency) is to be posted as
-    eSIM inventory against supplier payable inside that same transaction, at the point marked
-    in `_profiles_write`, once the ledger app exists.
+    Ledger: the `profiles_imported` signal is sent inside that same transaction, and billing
+    posts the stock's cost (eSIM inventory against supplier payable, per currency) there.
     """
     preview, rows = _validate(data)
     if not preview.ok:

@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from accounts.demo import demo_accounts_seed
+from billing.demo import demo_ledger_seed
 from catalog.demo import DemoCatalogSummary, demo_catalog_seed
 
 
@@ -12,11 +13,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         logins = demo_accounts_seed()
         catalog = demo_catalog_seed()
+        ledger = demo_ledger_seed()
         self.stdout.write(self.style.SUCCESS("Demo data loaded. Demo logins:"))
         width = max(len(login.email) for login in logins)
         for login in logins:
             self.stdout.write(f"  {login.email:<{width}}  {login.password}  ({login.role})")
         self.stdout.write(_catalog_line(catalog))
+        wallets = ", ".join(
+            f"{email} {money.amount} {money.currency}" for email, money in ledger.wallets
+        )
+        self.stdout.write(f"Demo ledger: {ledger.entries} journal entries; wallets: {wallets}.")
         if catalog.unpriced_currencies:
             self.stdout.write(
                 self.style.WARNING(

@@ -1,0 +1,73 @@
+"""Demo money for `make run`: the demo stock on the books and something in the customers' wallets.
+
+Idempotent: every entry has a fixed key, so running the seed again posts nothing new.
+"""
+
+import contextlib
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+from djmoney.money import Money
+
+from accounts.models import User
+from billing.exceptions import IdempotencyConflict
+from billing.models import JournalEntry, LedgerAccount
+from billing.services.inventory import inventory_post
+from billing.services.wallets import wallet_credit, wallet_get
+from catalog.models import EsimProfile
+
+Purpose = LedgerAccount.Purpose
+
+# (customer, currency, amount): counter top-ups taken in the demo shop.
+WALLETS = [
+    ("alice@simdesk.test", "USD", "25.00"),
+    ("wang.fang@simdesk.test", "CNY", "200.00"),
+]
+
+
+@dataclass(frozen=True)
+class DemoLedgerSummary:
+    entries: int
+    wallets: list[tuple[str, Money]]
+
+
+@transaction.atomic
+def demo_ledger_seed() -> DemoLedgerSummary:
+    _demo_stock_post()
+    wallets = []
+    for email, currency, amount in WALLETS:
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            continue
+        wallet = wallet_get(user=user, currency=currency)
+        wallet_credit(
+            wallet=wallet,
+            amount=Money(Decimal(amount), currency),
+            source=Purpose.CASH_ON_HAND,
+            idempotency_key=f"demo:wallet:{email}:{currency}",
+            kind=JournalEntry.Kind.COUNTER_TOPUP,
+            memo="Demo: cash top-up at the counter",
+        )
+        wallet.refresh_from_db()
+        wallets.append((email, wallet.balance_money))
+    return DemoLedgerSummary(JournalEntry.objects.count(), wallets)
+
+
+def _demo_stock_post() -> None:
+    """The demo profiles were made without an import: put their cost on the books once."""
+    totals = (
+        EsimProfile.objects.filter(batch__isnull=True, wholesale_cost__gt=0)
+        .values_list("wholesale_cost_currency")
+        .annotate(total=Sum("wholesale_cost"))
+        .order_by("wholesale_cost_currency")
+    )
+    for currency, total in totals:
+        # Should the demo stock grow after the first seed, its first cost stays on the books.
+        with contextlib.suppress(IdempotencyConflict):
+            inventory_post(
+                cost=Money(total, currency),
+                idempotency_key=f"inventory:demo:{currency}",
+                memo="Demo: opening eSIM stock",
+            )

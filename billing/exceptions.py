@@ -1,0 +1,38 @@
+"""Billing's own exceptions. Forms turn them into messages; nothing is written when one is raised."""
+
+from typing import TYPE_CHECKING
+
+from djmoney.money import Money
+
+if TYPE_CHECKING:
+    from billing.models import LedgerAccount
+
+
+class LedgerError(Exception):
+    """A posting the ledger refuses: nothing was written."""
+
+
+class InvalidLines(LedgerError):
+    """The lines of an entry do not make a valid journal entry (see the message)."""
+
+
+class IdempotencyConflict(LedgerError):
+    """The idempotency key was already used for an entry with other lines."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"idempotency key {key!r} was already used with other lines")
+        self.key = key
+
+
+class InsufficientFunds(LedgerError):
+    """A wallet holds less than the debit asks for."""
+
+    def __init__(self, *, account: "LedgerAccount", balance: Money, requested: Money) -> None:
+        self.account = account
+        self.balance = balance
+        self.requested = requested
+        self.shortfall = requested - balance
+        super().__init__(
+            f"account {account.pk} holds {balance.amount} {balance.currency}, "
+            f"short by {self.shortfall.amount} {self.shortfall.currency}"
+        )

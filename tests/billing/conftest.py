@@ -1,0 +1,53 @@
+import itertools
+from decimal import Decimal
+
+import pytest
+from djmoney.money import Money
+
+from billing.models import JournalEntry, LedgerAccount
+from billing.services import ledger as ledger_service
+from billing.services.wallets import wallet_credit, wallet_get
+from tests.factories import UserFactory
+
+Purpose = LedgerAccount.Purpose
+_keys = itertools.count()
+
+
+def key(prefix: str = "test") -> str:
+    """A fresh idempotency key."""
+    return f"{prefix}:{next(_keys)}"
+
+
+def fund(wallet: LedgerAccount, amount: str, *, source: str = Purpose.CASH_ON_HAND) -> JournalEntry:
+    """Put `amount` (in the wallet's currency) into the wallet, as a counter top-up."""
+    return wallet_credit(
+        wallet=wallet,
+        amount=Money(Decimal(amount), wallet.currency),
+        source=source,
+        idempotency_key=key("fund"),
+        kind=JournalEntry.Kind.COUNTER_TOPUP,
+    )
+
+
+def balance_of(account: LedgerAccount) -> Decimal:
+    account.refresh_from_db(fields=["balance"])
+    return account.balance
+
+
+@pytest.fixture(params=["database function", "orm"])
+def ledger_backend(request, monkeypatch):
+    """Runs a test through both ways of posting: PostgreSQL's function and the ORM path that
+    SQLite (the embedded default) uses."""
+    if request.param == "orm":
+        monkeypatch.setattr(ledger_service, "uses_database_function", lambda: False)
+    return request.param
+
+
+@pytest.fixture
+def customer(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def wallet(customer):
+    return wallet_get(user=customer, currency="USD")

@@ -1,0 +1,33 @@
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Sum
+
+from accounts.models import User
+from billing.models import JournalEntry, LedgerAccount
+from billing.selectors.ledger import wallet_balance
+from catalog.models import EsimProfile
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_puts_the_stock_on_the_books_and_money_in_wallets_once():
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "alice@simdesk.test 25.00 USD" in out.getvalue()
+    entries = JournalEntry.objects.count()
+
+    call_command("seed_demo", stdout=StringIO())
+
+    assert JournalEntry.objects.count() == entries
+    alice = User.objects.get(email="alice@simdesk.test")
+    wang = User.objects.get(email="wang.fang@simdesk.test")
+    assert wallet_balance(user=alice, currency="USD").amount == Decimal("25.00")
+    assert wallet_balance(user=wang, currency="CNY").amount == Decimal("200.00")
+    stock = EsimProfile.objects.filter(wholesale_cost_currency="USD").aggregate(
+        total=Sum("wholesale_cost")
+    )["total"]
+    inventory = LedgerAccount.objects.get(purpose="esim_inventory", currency="USD")
+    assert inventory.balance == stock > 0
