@@ -49,6 +49,18 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class PostingMoneyColumns:
+    """A posting's signed amount as the debit and credit columns accountants read."""
+
+    @admin.display(description=_("debit"))
+    def debit_money(self, obj: Posting) -> SafeString | str:
+        return money_html(obj.debit, obj.currency)
+
+    @admin.display(description=_("credit"))
+    def credit_money(self, obj: Posting) -> SafeString | str:
+        return money_html(obj.credit, obj.currency)
+
+
 class AccountHolderFilter(admin.SimpleListFilter):
     """A customer's wallet or one of the business's own accounts."""
 
@@ -142,7 +154,7 @@ class LedgerAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', statement_url(obj), _("Statement"))
 
 
-class PostingInline(ReadOnlyAdminMixin, admin.TabularInline):
+class PostingInline(ReadOnlyAdminMixin, PostingMoneyColumns, admin.TabularInline):
     model = Posting
     fields = ("account", "debit_money", "credit_money", "currency")
     readonly_fields = fields
@@ -151,14 +163,6 @@ class PostingInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Posting]:
         return super().get_queryset(request).select_related("account")
-
-    @admin.display(description=_("debit"))
-    def debit_money(self, obj: Posting) -> SafeString | str:
-        return money_html(obj.debit, obj.currency)
-
-    @admin.display(description=_("credit"))
-    def credit_money(self, obj: Posting) -> SafeString | str:
-        return money_html(obj.credit, obj.currency)
 
 
 @admin.register(JournalEntry)
@@ -208,7 +212,7 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Posting)
-class PostingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PostingAdmin(ReadOnlyAdminMixin, PostingMoneyColumns, admin.ModelAdmin):
     list_display = (
         "id",
         "entry_link",
@@ -258,11 +262,3 @@ class PostingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("owner"), ordering="account__owner__email")
     def account_owner(self, obj: Posting) -> Any:
         return obj.account.owner
-
-    @admin.display(description=_("debit"))
-    def debit_money(self, obj: Posting) -> SafeString | str:
-        return money_html(obj.debit, obj.currency)
-
-    @admin.display(description=_("credit"))
-    def credit_money(self, obj: Posting) -> SafeString | str:
-        return money_html(obj.credit, obj.currency)

@@ -108,11 +108,15 @@ class LedgerAccount(models.Model):
     @property
     def normal_sign(self) -> int:
         """+1 when debits raise the balance (assets, expenses), -1 when credits do."""
-        return 1 if self.type in (self.Type.ASSET, self.Type.EXPENSE) else -1
+        return 1 if self.type in DEBIT_NORMAL_TYPES else -1
 
     @property
     def balance_money(self) -> Money:
         return Money(self.balance, self.currency)
+
+
+# Accounts whose balance rises with debits; the others rise with credits.
+DEBIT_NORMAL_TYPES = (LedgerAccount.Type.ASSET, LedgerAccount.Type.EXPENSE)
 
 
 class JournalEntry(models.Model):

@@ -12,13 +12,14 @@ from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, Whe
 from django.db.models.functions import Coalesce
 from djmoney.money import Money
 
+from billing.chart import CHART
 from billing.models import JournalEntry, LedgerAccount, Posting
+from billing.models.ledger import DEBIT_NORMAL_TYPES
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 ZERO = Decimal(0)
-DEBIT_NORMAL = [LedgerAccount.Type.ASSET, LedgerAccount.Type.EXPENSE]
 
 
 # --- Wallets ---------------------------------------------------------------------------------
@@ -155,8 +156,6 @@ def trial_balance(*, at: dt.datetime | None = None) -> list[TrialBalance]:
 
 def _wallets_line(currency: str) -> LedgerAccount:
     """An unsaved account standing for all customer wallets in `currency`."""
-    from billing.chart import CHART
-
     number = CHART[LedgerAccount.Purpose.CUSTOMER_WALLET].number
     return LedgerAccount(
         code=f"{number}-{currency}",
@@ -218,7 +217,7 @@ def ledger_problems() -> list[LedgerProblem]:
         )
     posted = Coalesce(Sum("postings__amount"), ZERO)
     expected = Case(
-        When(type__in=DEBIT_NORMAL, then=posted),
+        When(type__in=DEBIT_NORMAL_TYPES, then=posted),
         default=-posted,
         output_field=DecimalField(),
     )

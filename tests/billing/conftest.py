@@ -2,6 +2,7 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from djmoney.money import Money
 
 from billing.models import JournalEntry, LedgerAccount
@@ -26,6 +27,27 @@ def fund(wallet: LedgerAccount, amount: str, *, source: str = Purpose.CASH_ON_HA
         source=source,
         idempotency_key=key("fund"),
         kind=JournalEntry.Kind.COUNTER_TOPUP,
+    )
+
+
+def raw_entry(cursor, key: str) -> int:
+    """A journal entry written by raw SQL, past the posting service (and its checks)."""
+    cursor.execute(
+        "INSERT INTO billing_journalentry (kind, memo, idempotency_key, created_at)"
+        " VALUES ('transfer', 'raw', %s, %s) RETURNING id",
+        [key, timezone.now()],
+    )
+    return cursor.fetchone()[0]
+
+
+def raw_posting(
+    cursor, entry_id: int, account: LedgerAccount, amount: str, currency: str | None = None
+) -> None:
+    """A posting written by raw SQL; `currency` defaults to the account's."""
+    cursor.execute(
+        "INSERT INTO billing_posting (entry_id, account_id, amount, currency)"
+        " VALUES (%s, %s, %s, %s)",
+        [entry_id, account.pk, Decimal(amount), currency or account.currency],
     )
 
 

@@ -4,30 +4,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
 from billing.models import JournalEntry, LedgerAccount, Posting
 from billing.services.ledger import system_account_get
-from tests.billing.conftest import balance_of, fund
+from tests.billing.conftest import balance_of, fund, raw_entry, raw_posting
 
 Purpose = LedgerAccount.Purpose
-
-
-def raw_entry(cursor, key: str) -> int:
-    cursor.execute(
-        "INSERT INTO billing_journalentry (kind, memo, idempotency_key, created_at)"
-        " VALUES ('transfer', 'raw', %s, %s) RETURNING id",
-        [key, timezone.now()],
-    )
-    return cursor.fetchone()[0]
-
-
-def raw_posting(cursor, entry_id: int, account: LedgerAccount, amount: str, currency=None) -> None:
-    cursor.execute(
-        "INSERT INTO billing_posting (entry_id, account_id, amount, currency)"
-        " VALUES (%s, %s, %s, %s)",
-        [entry_id, account.pk, Decimal(amount), currency or account.currency],
-    )
 
 
 @pytest.mark.django_db

@@ -9,11 +9,10 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
-from django.utils import timezone
 
 from billing.models import LedgerAccount
 from billing.services.ledger import system_account_get
-from tests.billing.conftest import fund
+from tests.billing.conftest import fund, raw_entry, raw_posting
 
 pytestmark = pytest.mark.django_db
 Purpose = LedgerAccount.Purpose
@@ -37,18 +36,10 @@ def verify() -> tuple[str, str, int]:
     return out.getvalue(), err.getvalue(), 0
 
 
-def raw_entry(cursor, key: str, postings: list[tuple[LedgerAccount, str, str]]) -> int:
-    cursor.execute(
-        "INSERT INTO billing_journalentry (kind, memo, idempotency_key, created_at)"
-        " VALUES ('transfer', '', %s, %s) RETURNING id",
-        [key, timezone.now()],
-    )
-    entry_id = cursor.fetchone()[0]
+def entry_with(cursor, key: str, postings: list[tuple[LedgerAccount, str, str]]) -> int:
+    entry_id = raw_entry(cursor, key)
     for account, amount, currency in postings:
-        cursor.execute(
-            "INSERT INTO billing_posting (entry_id, account_id, amount, currency) VALUES (%s, %s, %s, %s)",
-            [entry_id, account.pk, Decimal(amount), currency],
-        )
+        raw_posting(cursor, entry_id, account, amount, currency)
     return entry_id
 
 
@@ -70,11 +61,11 @@ def test_every_kind_of_offender_is_listed_and_the_exit_code_is_one(wallet):
         fund(wallet, "12.00")
         cash = system_account_get(purpose=Purpose.CASH_ON_HAND, currency="USD")
         with connection.cursor() as cursor:
-            unbalanced = raw_entry(
+            unbalanced = entry_with(
                 cursor, "bad:1", [(cash, "5.00", "USD"), (wallet, "-4.00", "USD")]
             )
-            lonely = raw_entry(cursor, "bad:2", [])
-            mixed = raw_entry(cursor, "bad:3", [(cash, "1.00", "EUR"), (wallet, "-1.00", "EUR")])
+            lonely = entry_with(cursor, "bad:2", [])
+            mixed = entry_with(cursor, "bad:3", [(cash, "1.00", "EUR"), (wallet, "-1.00", "EUR")])
             cursor.execute(
                 "UPDATE billing_ledgeraccount SET balance = -3 WHERE id = %s", [wallet.pk]
             )
