@@ -4,7 +4,8 @@ Every figure is reported as a ratio to a baseline measured in the same run, beca
 machines are noisy 2-core boxes where absolute rates move with the neighbours:
 
 - `http(...)`: requests per second of a GET on the gunicorn server, measured with wrk exactly
-  like the bare Django view, compared to DJANGO_BARE_RPS.
+  like the bare Django view, compared to DJANGO_BARE_RPS. With a `load` (see `Load`), wrk
+  runs the figure's Lua script instead, e.g. to POST requests prepared right before.
 - `rate(...)`: a function of the BenchContext returning operations per second (in-process,
   Django set up with bench.settings), by default compared to PGBENCH_TPS; `measure_rate`
   times a callable for the run's duration. It may return a `Measurement` instead, to add
@@ -18,9 +19,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from bench import catalog_import, ledger
+from bench import catalog_import, ledger, webhooks
 
 Baseline = Literal["pgbench_tps", "django_bare_rps"]
 PGBENCH_TPS: Baseline = "pgbench_tps"
@@ -48,12 +49,41 @@ Measure = Callable[[BenchContext], "float | Measurement"]
 
 
 @dataclass(frozen=True)
+class WrkRun:
+    """What wrk reported for a figure with a `Load`."""
+
+    requests: int  # responses received in the run, whatever their status
+    rate: float  # wrk's requests per second
+    output: str  # wrk's whole output, including what the script's done() wrote
+
+
+class Load(Protocol):
+    """What wrk sends for an HTTP figure that is not a plain GET.
+
+    `prepare` runs right before the measurement, with gunicorn up on `port`: it makes the
+    requests (fresh ones: signed now, say), warms the server up itself, checking the answers,
+    and returns the arguments of `script`. `bare_rps` is the bare view's rate in this run (None
+    if it failed): no figure is faster, so it sizes what to prepare. After wrk, which fails the
+    figure on any status of 400 or more or socket error, `check` raises if the run did not
+    measure what it should and returns the figure's value.
+    """
+
+    script: Path  # a wrk Lua script
+    method: str  # for messages
+
+    def prepare(self, ctx: BenchContext, port: int, bare_rps: float | None) -> list[str]: ...
+
+    def check(self, ctx: BenchContext, run: WrkRun) -> Measurement: ...
+
+
+@dataclass(frozen=True)
 class Figure:
     name: str
     description: str
     baseline: Baseline
     unit: str
     path: str | None = None  # HTTP figure: URL path on the gunicorn server
+    load: Load | None = None  # HTTP figure sending more than GETs of `path`
     measure: Measure | None = None  # callable figure: returns a rate per second (or Measurement)
     setup: Hook | None = None
     expected_status: int = 200  # checked while warming up, so a redirect is not measured
@@ -61,6 +91,8 @@ class Figure:
     def __post_init__(self) -> None:
         if (self.path is None) == (self.measure is None):
             raise ValueError(f"figure {self.name}: give exactly one of path and measure")
+        if self.load is not None and self.path is None:
+            raise ValueError(f"figure {self.name}: a load needs a path")
 
     @property
     def kind(self) -> str:
@@ -68,14 +100,22 @@ class Figure:
 
 
 def http(
-    name: str, description: str, path: str, *, setup: Hook | None = None, expected_status: int = 200
+    name: str,
+    description: str,
+    path: str,
+    *,
+    setup: Hook | None = None,
+    expected_status: int = 200,
+    load: Load | None = None,
+    unit: str = "req/s",
 ) -> Figure:
     return Figure(
         name,
         description,
         DJANGO_BARE_RPS,
-        "req/s",
+        unit,
         path=path,
+        load=load,
         setup=setup,
         expected_status=expected_status,
     )
@@ -111,6 +151,15 @@ def measure_rate(ctx: BenchContext, operation: Callable[[], object], per_call: i
 FIGURES: list[Figure] = [
     http("home_page", "Storefront home page, anonymous visitor", "/"),
     http("login_page", "Sign-in page (GET), anonymous visitor", "/accounts/login/"),
+    http(
+        "webhook_events",
+        "Signed webhook events acknowledged: new events POSTed, each task queued in Redis "
+        "(goal: 0.3 of the bare view, and 1,000/s or more)",
+        webhooks.PATH,
+        load=webhooks.LOAD,
+        unit="events/s",
+        setup=webhooks.setup,
+    ),
     rate(
         "catalog_import",
         "CSV import of 100,000 eSIM profiles, preview then import, once (goal: 30 s or less)",

@@ -213,10 +213,24 @@ def warm_up(port: int, path: str, expected_status: int) -> None:
 _LATENCY_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def measure_wrk(port: int, path: str, duration: int, result: Result) -> None:
-    """Fills `result` with the requests per second of wrk on http://127.0.0.1:port/path."""
+def measure_wrk(
+    port: int,
+    path: str,
+    duration: int,
+    result: Result,
+    *,
+    script: Path | None = None,
+    args: Sequence[str] = (),
+    method: str = "GET",
+) -> str:
+    """Fills `result` with the requests per second of wrk on http://127.0.0.1:port/path, which
+    runs `script` with `args` if given; returns wrk's output."""
     url = f"http://{LOOPBACK}:{port}{path}"
-    cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{duration}s", "--latency", url]
+    cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{duration}s", "--latency"]
+    if script is not None:
+        cmd += ["-s", str(script), url, "--", *args]
+    else:
+        cmd.append(url)
     output = run(cmd, timeout=duration + 60)
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
     requests = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
@@ -242,8 +256,31 @@ def measure_wrk(port: int, path: str, duration: int, result: Result) -> None:
     if not int(requests.group(1)):
         problems.append("no request completed")
     if problems:
-        raise MeasurementError(f"GET {path}: {', '.join(problems)}")
+        raise MeasurementError(f"{method} {path}: {', '.join(problems)}")
     result.value = float(rps.group(1))
+    return output
+
+
+def measure_load(
+    figure: "Figure", ctx: "BenchContext", port: int, bare_rps: float | None, result: Result
+) -> None:
+    """An HTTP figure with a Load: prepared, sent by its wrk script, checked."""
+    from bench.figures import WrkRun
+
+    load, path = figure.load, figure.path
+    assert load is not None and path is not None
+    args = load.prepare(ctx, port, bare_rps)
+    output = measure_wrk(
+        port, path, ctx.duration, result, script=load.script, args=args, method=load.method
+    )
+    assert result.value is not None
+    run = WrkRun(requests=result.details["requests"], rate=result.value, output=output)
+    result.value = None  # until checked
+    measured = load.check(ctx, run)
+    result.details.update(measured.details)
+    if measured.note:
+        log(f"{figure.name}: {measured.note}")
+    result.value = measured.value
 
 
 # --- The run ---------------------------------------------------------------------------------
@@ -336,8 +373,12 @@ def measure_all(ctx: "BenchContext", figures: list["Figure"]) -> tuple[list[Resu
             attempt(bare, failures, measure_url, BARE_PATH, 200, bare)
             for figure in http_figures:
                 assert figure.path is not None
-                log(f"wrk {figure.path} ({ctx.duration}s)")
                 result = results[figure.name]
+                if figure.load is not None:
+                    log(f"wrk {figure.load.method} {figure.path} ({ctx.duration}s)")
+                    attempt(result, failures, measure_load, figure, ctx, port, bare.value, result)
+                    continue
+                log(f"wrk {figure.path} ({ctx.duration}s)")
                 attempt(result, failures, measure_url, figure.path, figure.expected_status, result)
     except MeasurementError as exc:  # gunicorn did not start
         print(f"FAILED gunicorn: {exc}", file=sys.stderr, flush=True)

@@ -1,6 +1,8 @@
-"""Demo money for `make run`: the demo stock on the books and something in the customers' wallets.
+"""Demo money for `make run`: the demo stock on the books, something in the customers' wallets
+and the shop's top-up bonus tiers.
 
-Idempotent: every entry has a fixed key, so running the seed again posts nothing new.
+Idempotent: every entry has a fixed key and every tier a fixed name, so running the seed again
+adds nothing new (and leaves a tier staff have since edited as they left it).
 """
 
 import contextlib
@@ -13,7 +15,7 @@ from djmoney.money import Money
 
 from accounts.models import User
 from billing.exceptions import IdempotencyConflict
-from billing.models import JournalEntry, LedgerAccount
+from billing.models import BonusTier, JournalEntry, LedgerAccount
 from billing.services.inventory import inventory_post
 from billing.services.wallets import wallet_credit, wallet_get
 from catalog.models import EsimProfile
@@ -26,6 +28,13 @@ WALLETS = [
     ("wang.fang@simdesk.test", "CNY", "200.00"),
 ]
 
+# (name, currency, from amount, percent): bonus credit on larger wallet top-ups.
+BONUS_TIERS = [
+    ("Top-up bonus", "USD", "50.00", "5"),
+    ("Top-up bonus", "CNY", "300.00", "5"),
+    ("Big top-up bonus", "CNY", "1000.00", "8"),
+]
+
 
 @dataclass(frozen=True)
 class DemoLedgerSummary:
@@ -36,6 +45,7 @@ class DemoLedgerSummary:
 @transaction.atomic
 def demo_ledger_seed() -> DemoLedgerSummary:
     _demo_stock_post()
+    _demo_bonus_tiers_create()
     wallets = []
     for email, currency, amount in WALLETS:
         user = User.objects.filter(email=email).first()
@@ -71,3 +81,12 @@ def _demo_stock_post() -> None:
                 idempotency_key=f"inventory:demo:{currency}",
                 memo="Demo: opening eSIM stock",
             )
+
+
+def _demo_bonus_tiers_create() -> None:
+    for name, currency, min_amount, percent in BONUS_TIERS:
+        BonusTier.objects.get_or_create(
+            name=name,
+            currency=currency,
+            defaults={"min_amount": Decimal(min_amount), "percent": Decimal(percent)},
+        )

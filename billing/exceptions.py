@@ -36,3 +36,19 @@ class InsufficientFunds(LedgerError):
             f"account {account.pk} holds {balance.amount} {balance.currency}, "
             f"short by {self.shortfall.amount} {self.shortfall.currency}"
         )
+
+
+class PaymentError(Exception):
+    """A payment the services refuse; the message is shown to the customer or staff as is."""
+
+
+class TopupRefused(PaymentError):
+    """A top-up outside the limits, in a currency not offered, or by a method not available."""
+
+
+class PaymentNotReady(PaymentError):
+    """An event that cannot apply yet (a refund of a payment not yet captured): retried later."""
+
+
+class AmountMismatch(PaymentError):
+    """The gateway captured another amount than the payment asked for: staff must look."""

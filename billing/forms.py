@@ -1,4 +1,5 @@
-"""Forms of the staff console's money actions: a finance clerk adjusts a customer's wallet.
+"""Forms of the staff console's money actions: a finance clerk adjusts a customer's wallet,
+staff record money received at the counter, reseller staff keep the bonus tiers.
 
 The forms validate what staff type (a positive amount exact to the currency's minor unit, a
 reason, the customer); the view then makes one service call, whose refusals (not enough in the
@@ -16,10 +17,11 @@ from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
 
 from accounts.models import User
-from billing.exceptions import InsufficientFunds
-from billing.models import LedgerAccount
+from billing.exceptions import InsufficientFunds, TopupRefused
+from billing.models import BonusTier, LedgerAccount, Payment
 from billing.money import UnsupportedCurrency, is_exact, minor_exponent
 from billing.selectors.ledger import wallet_balances
+from billing.services.topups import topup_amount_check, topup_currencies, topup_limits
 
 CREDIT = "credit"
 DEBIT = "debit"
@@ -198,3 +200,218 @@ class WalletOpenForm(WalletAdjustForm):
                 ),
             )
         return cleaned
+
+
+# --- Money received at the store counter or by bank transfer -------------------------------
+
+COUNTER_TOPUP_METHODS = (Payment.Method.CASH, Payment.Method.BANK_TRANSFER)
+
+METHOD_LABEL = _("Received as")
+REFERENCE_LABEL = _("Reference")
+REFERENCE_HELP = _(
+    "For a bank transfer, its reference as the bank statement shows it. For cash, the receipt "
+    "slip's number if there is one."
+)
+COUNTER_AMOUNT_HELP = _("What the customer paid, without the bonus. Top-up limits: %(limits)s.")
+COUNTER_TOKEN_MISSING = _("This form has expired. Open the page again.")
+REFERENCE_REQUIRED = _("Give the bank transfer's reference, so finance can match it.")
+COUNTER_ALREADY_SUBMITTED = _(
+    "This form was already submitted with other figures: %(receipt)s was recorded then and "
+    "nothing more was written. Check that payment, then submit again to record another one."
+)
+
+
+def topup_limits_text() -> str:
+    """ "5.00–500.00 USD, 10.00–3,000.00 CNY": what staff may record, per currency."""
+    parts = []
+    for currency in topup_currencies():
+        limits = topup_limits(currency)
+        low = format_money(limits.minimum.amount, currency).rsplit(" ", 1)[0]
+        parts.append(f"{low}–{format_money(limits.maximum.amount, currency)}")
+    return ", ".join(parts)
+
+
+class CounterTopupForm(forms.Form):
+    """Staff record money a customer handed over: the customer by email, what they paid, how.
+
+    The hidden token, drawn when the page is served, is the payment's request token: the same
+    page submitted twice finds the payment the first submission recorded.
+    """
+
+    email = forms.EmailField(label=EMAIL_LABEL)
+    amount = forms.DecimalField(label=AMOUNT_LABEL, max_digits=AMOUNT_MAX_DIGITS)
+    currency = forms.ChoiceField(label=CURRENCY_LABEL)
+    method = forms.ChoiceField(
+        label=METHOD_LABEL,
+        choices=[(m.value, m.label) for m in COUNTER_TOPUP_METHODS],
+        widget=forms.RadioSelect,
+    )
+    reference = forms.CharField(
+        label=REFERENCE_LABEL,
+        help_text=REFERENCE_HELP,
+        required=False,
+        max_length=Payment._meta.get_field("reference").max_length,
+    )
+    token = forms.UUIDField(
+        widget=forms.HiddenInput,
+        initial=uuid.uuid4,
+        error_messages={"required": COUNTER_TOKEN_MISSING, "invalid": COUNTER_TOKEN_MISSING},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # From the settings when the form is made, so a configured currency shows up.
+        currency = self.fields["currency"]
+        assert isinstance(currency, forms.ChoiceField)
+        currencies = topup_currencies()
+        currency.choices = [(code, code) for code in currencies]
+        if settings.SIMDESK_DEFAULT_CURRENCY in currencies:
+            currency.initial = settings.SIMDESK_DEFAULT_CURRENCY
+        self.fields["amount"].help_text = COUNTER_AMOUNT_HELP % {"limits": topup_limits_text()}
+        self.customer: User | None = None
+
+    def clean_email(self) -> str:
+        email = str(self.cleaned_data["email"])
+        self.customer = User.objects.filter(email__iexact=email).first()
+        if self.customer is None:
+            raise forms.ValidationError(
+                CUSTOMER_UNKNOWN, code="unknown_customer", params={"email": email}
+            )
+        return email
+
+    def clean_reference(self) -> str:
+        return str(self.cleaned_data["reference"]).strip()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        amount, currency = cleaned.get("amount"), cleaned.get("currency")
+        if amount is not None and currency:
+            try:
+                # The service checks again; here the refusal lands on the amount field.
+                topup_amount_check(Money(amount, currency))
+            except TopupRefused as error:
+                self.add_error("amount", str(error))
+        if cleaned.get("method") == Payment.Method.BANK_TRANSFER and not cleaned.get("reference"):
+            self.add_error("reference", forms.ValidationError(REFERENCE_REQUIRED, code="required"))
+        return cleaned
+
+    @property
+    def money(self) -> Money:
+        return Money(self.cleaned_data["amount"], self.cleaned_data["currency"])
+
+    def matches(self, payment: Payment) -> bool:
+        """Whether `payment` records what this form says (a resubmission, not other figures)."""
+        return (
+            self.customer is not None
+            and payment.customer_id == self.customer.pk
+            and payment.amount_money == self.money
+            and payment.method == self.cleaned_data["method"]
+            and payment.reference == self.cleaned_data["reference"]
+        )
+
+    def renew_token(self) -> None:
+        """Serve the bound form again with a fresh token: the next submission is a new one."""
+        data = {key: self.data.get(key) for key in self.data}
+        data[self.add_prefix("token")] = str(uuid.uuid4())
+        self.data = data
+
+
+# --- Bonus tiers ------------------------------------------------------------------------------
+
+BONUS_NEITHER = _("Give a percentage or a fixed bonus.")
+BONUS_BOTH = _("Give a percentage or a fixed bonus, not both.")
+PERCENT_RANGE = _("Enter a percentage above 0 and at most 100.")
+BONUS_WINDOW = _("The tier must end after it starts.")
+PERCENT_HELP = _(
+    "A percentage of the top-up (5 for five percent), rounded down to the currency's smallest unit."
+)
+FIXED_BONUS_HELP = _(
+    "A fixed sum in the tier's currency, the same for every top-up that qualifies."
+)
+ENDS_HELP = _("Leave empty to keep the tier until it is switched off.")
+
+
+class BonusTierForm(forms.ModelForm):
+    """A tier grants a percentage or a fixed sum, never both; amounts exact in its currency."""
+
+    currency = forms.ChoiceField(label=CURRENCY_LABEL)
+
+    class Meta:
+        model = BonusTier
+        fields = (
+            "name",
+            "currency",
+            "min_amount",
+            "percent",
+            "fixed_bonus",
+            "starts_at",
+            "ends_at",
+            "is_active",
+        )
+        help_texts = {
+            "percent": PERCENT_HELP,
+            "fixed_bonus": FIXED_BONUS_HELP,
+            "ends_at": ENDS_HELP,
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["currency"]
+        assert isinstance(field, forms.ChoiceField)
+        codes = list(settings.SIMDESK_CURRENCIES)
+        if self.instance.pk and self.instance.currency not in codes:
+            codes.append(self.instance.currency)  # a currency since dropped stays editable
+        field.choices = [(code, code) for code in codes]
+        if not self.instance.pk:
+            field.initial = settings.SIMDESK_DEFAULT_CURRENCY
+
+    def clean_min_amount(self) -> Decimal:
+        return _positive(self.cleaned_data["min_amount"])
+
+    def clean_fixed_bonus(self) -> Decimal | None:
+        value: Decimal | None = self.cleaned_data["fixed_bonus"]
+        return None if value is None else _positive(value)
+
+    def clean_percent(self) -> Decimal | None:
+        value: Decimal | None = self.cleaned_data["percent"]
+        if value is not None and not Decimal(0) < value <= Decimal(100):
+            raise forms.ValidationError(PERCENT_RANGE, code="percent_range")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # Errors go on fields, not the form: a field with an error is left out of the model's
+        # own constraint checks, which would repeat it in a database's words.
+        has_percent = cleaned.get("percent") is not None
+        has_fixed = cleaned.get("fixed_bonus") is not None
+        refused = self.has_error("percent") or self.has_error("fixed_bonus")
+        if has_percent and has_fixed:
+            self.add_error("fixed_bonus", forms.ValidationError(BONUS_BOTH, code="both"))
+        elif not (has_percent or has_fixed or refused):
+            self.add_error("percent", forms.ValidationError(BONUS_NEITHER, code="neither"))
+        currency = cleaned.get("currency")
+        if currency:
+            for name in ("min_amount", "fixed_bonus"):
+                amount = cleaned.get(name)
+                if amount is not None:
+                    self._check_exact(name, amount, currency)
+        starts, ends = cleaned.get("starts_at"), cleaned.get("ends_at")
+        if starts and ends and ends <= starts:
+            self.add_error("ends_at", forms.ValidationError(BONUS_WINDOW, code="window"))
+        return cleaned
+
+    def _check_exact(self, name: str, amount: Decimal, currency: str) -> None:
+        try:
+            exact = is_exact(Money(amount, currency))
+            places = minor_exponent(currency)
+        except UnsupportedCurrency:
+            self.add_error("currency", str(CURRENCY_UNSUPPORTED % {"currency": currency}))
+            return
+        if not exact:
+            self.add_error(name, str(AMOUNT_INEXACT % {"currency": currency, "places": places}))
+
+
+def _positive(amount: Decimal) -> Decimal:
+    if amount <= 0:
+        raise forms.ValidationError(AMOUNT_NOT_POSITIVE, code="not_positive")
+    return amount

@@ -20,5 +20,6 @@ urlpatterns = [
     path("accounts/login/", LoginView.as_view(), name="account_login"),
     path("accounts/", include("allauth.urls")),
     path("me/", include("accounts.urls")),
+    path("pay/", include("billing.urls")),
     path("", include("storefront.urls")),
 ]

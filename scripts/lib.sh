@@ -84,7 +84,49 @@ redis_stop() {
   REDIS_DIR=
 }
 
+# --- Private localstripe, a fake Stripe API for the gateway's tests:
+#     localstripe_start DIR -> exports STRIPE_TEST_API_BASE --------------------------
+localstripe_start() {
+  local dir=$1 pid
+  LOCALSTRIPE_DIR=$dir
+  LOCALSTRIPE_PORT=$(free_port)
+  mkdir -p "$dir"
+  # --from-scratch: never load the state another run pickled to /tmp/localstripe.pickle.
+  "$VENV/bin/localstripe" --from-scratch --port "$LOCALSTRIPE_PORT" >"$dir/localstripe.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$dir/localstripe.pid"
+  STRIPE_TEST_API_BASE="http://127.0.0.1:$LOCALSTRIPE_PORT"
+  # Ready when it answers HTTP (its Stripe.js needs no key); give up after 15 s or if it exits.
+  "$PY" - "$STRIPE_TEST_API_BASE/js.stripe.com/v3/" "$pid" <<'PY' || { cat "$dir/localstripe.log"; return 1; }
+import os, sys, time, urllib.request
+url, pid = sys.argv[1], int(sys.argv[2])
+deadline = time.monotonic() + 15
+while True:
+    try:
+        urllib.request.urlopen(url, timeout=1).close()
+        break
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            sys.exit("localstripe exited")
+        if time.monotonic() > deadline:
+            sys.exit("localstripe did not answer")
+        time.sleep(0.1)
+PY
+  export STRIPE_TEST_API_BASE
+  log "localstripe on 127.0.0.1:$LOCALSTRIPE_PORT"
+}
+
+localstripe_stop() {
+  if [ -n "${LOCALSTRIPE_DIR:-}" ] && [ -f "$LOCALSTRIPE_DIR/localstripe.pid" ]; then
+    kill "$(cat "$LOCALSTRIPE_DIR/localstripe.pid")" 2>/dev/null
+  fi
+  LOCALSTRIPE_DIR=
+}
+
 services_stop() {
   pg_stop
   redis_stop
+  localstripe_stop
 }

@@ -19,12 +19,15 @@ trap 'exit 130' INT TERM
 
 pg_start "$WORK/pg" || exit 1
 redis_start "$WORK/redis" || exit 1
+localstripe_start "$WORK/localstripe" || exit 1
 runuser -u postgres -- "$PG_BIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres simdesk
 
 export DJANGO_SETTINGS_MODULE=config.settings.test
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/simdesk"
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export CACHE_URL="redis://127.0.0.1:$REDIS_PORT/1"
+# The Stripe gateway's tests use the localstripe started above (they skip without it).
+export STRIPE_TEST_API_BASE
 
 failed=()
 step() {

@@ -15,6 +15,8 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "shop.example.com",
     "REDIS_URL": "redis://redis.internal:6379/0",
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
+    "STRIPE_SECRET_KEY": "sk_live_example",
+    "STRIPE_WEBHOOK_SECRET": "whsec_example",
 }
 
 
@@ -37,7 +39,17 @@ def test_check_deploy_reports_no_warnings():
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "REDIS_URL"])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "ALLOWED_HOSTS",
+        "REDIS_URL",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+    ],
+)
 def test_production_refuses_to_start_without(missing):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
 
@@ -56,3 +68,19 @@ def test_production_is_never_in_debug_and_requires_mfa_for_staff():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False True redis://redis.internal:6379/0"
+
+
+def test_production_takes_the_sandbox_only_when_asked_and_with_its_own_secret():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if not k.startswith("STRIPE_")}
+    env["SIMDESK_SANDBOX_PAYMENTS"] = "true"
+    refused = run_manage("check", env=env)
+    assert refused.returncode != 0
+    assert "Set the SANDBOX_WEBHOOK_SECRET environment variable" in refused.stderr
+    result = run_manage(
+        "shell",
+        "-c",
+        "from billing.gateways import checkout_gateway; print(checkout_gateway().name)",
+        env={**env, "SANDBOX_WEBHOOK_SECRET": "whsec_staging"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "sandbox"

@@ -156,6 +156,15 @@ class JournalEntry(models.Model):
         related_name="+",
         db_index=False,
     )
+    payment = models.ForeignKey(
+        "billing.Payment",
+        verbose_name=_("payment"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entries",
+        db_index=False,
+    )
 
     class Meta:
         verbose_name = _("journal entry")
@@ -176,6 +185,11 @@ class JournalEntry(models.Model):
                 fields=["import_batch"],
                 name="billing_entry_import_batch",
                 condition=Q(import_batch__isnull=False),
+            ),
+            models.Index(
+                fields=["payment"],
+                name="billing_entry_payment",
+                condition=Q(payment__isnull=False),
             ),
         ]
 

@@ -24,7 +24,7 @@ from djmoney.money import Money
 
 from billing.chart import system_account_fields
 from billing.exceptions import IdempotencyConflict, InsufficientFunds, InvalidLines
-from billing.models import JournalEntry, LedgerAccount, Posting
+from billing.models import JournalEntry, LedgerAccount, Payment, Posting
 from billing.models.ledger import IDEMPOTENCY_KEY_MAX_LENGTH
 from billing.money import UnsupportedCurrency, is_exact
 
@@ -58,6 +58,7 @@ def ledger_post(
     memo: str = "",
     created_by: "User | None" = None,
     import_batch: "ImportBatch | None" = None,
+    payment: "Payment | None" = None,
 ) -> JournalEntry:
     """Write one journal entry, or return the one already written under `idempotency_key`.
 
@@ -71,6 +72,7 @@ def ledger_post(
         "idempotency_key": idempotency_key,
         "created_by_id": created_by.pk if created_by is not None else None,
         "import_batch_id": import_batch.pk if import_batch is not None else None,
+        "payment_id": payment.pk if payment is not None else None,
     }
     if uses_database_function():
         return _post_in_database(lines, fields)

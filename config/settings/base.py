@@ -176,6 +176,31 @@ SIMDESK_CURRENCIES: list[str] = env.list("SIMDESK_CURRENCIES", default=["USD", "
 SIMDESK_DEFAULT_CURRENCY = env("SIMDESK_DEFAULT_CURRENCY", default=SIMDESK_CURRENCIES[0])
 CURRENCIES = SIMDESK_CURRENCIES
 
+# --- Payments ---------------------------------------------------------------
+# Stripe is on when a secret key is set; otherwise the local sandbox gateway takes payments.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Only for tests against localstripe: where the stripe library sends its requests.
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
+# The sandbox signs its events like Stripe; the secret only has to match on this server.
+SANDBOX_WEBHOOK_SECRET = env("SANDBOX_WEBHOOK_SECRET", default="whsec_sandbox_local")
+# Where the sandbox posts its events; empty means this site's own webhook URL.
+SANDBOX_WEBHOOK_URL = env("SANDBOX_WEBHOOK_URL", default="")
+SANDBOX_DELAY_SECONDS = env.int("SANDBOX_DELAY_SECONDS", default=120)
+# The sweeper asks the gateway about payments still pending after this many seconds.
+PAYMENT_LOOKUP_AFTER = env.int("PAYMENT_LOOKUP_AFTER", default=5 * 60)
+# Wallet top-ups (充值): minimum, maximum and preset amounts per currency.
+SIMDESK_TOPUP_LIMITS: dict[str, dict] = env.json(
+    "SIMDESK_TOPUP_LIMITS",
+    default={
+        "USD": {"min": "5", "max": "500", "presets": ["10", "20", "50", "100"]},
+        "CNY": {"min": "10", "max": "3000", "presets": ["50", "100", "200", "500"]},
+        "HKD": {"min": "50", "max": "4000", "presets": ["100", "200", "500", "1000"]},
+        "EUR": {"min": "5", "max": "500", "presets": ["10", "20", "50", "100"]},
+        "JPY": {"min": "1000", "max": "80000", "presets": ["2000", "5000", "10000"]},
+    },
+)
+
 # --- Static files -----------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -218,6 +243,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "simdesk.heartbeat", "schedule": 30.0},
     "low-stock-check": {"task": "catalog.plans_low_stock_check_task", "schedule": 3600.0},
+    "payments-pending-sweep": {"task": "billing.payments_pending_sweep_task", "schedule": 60.0},
+    "gateway-events-sweep": {"task": "billing.gateway_events_sweep_task", "schedule": 60.0},
 }
 
 # --- Logging ----------------------------------------------------------------

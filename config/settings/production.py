@@ -46,3 +46,13 @@ STORAGES = {
 # --- Email: SMTP, e.g. EMAIL_URL=smtp+tls://user:password@smtp.example.com:587 ---
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="smtp://localhost:25")
 vars().update(EMAIL_CONFIG)
+
+# --- Payments: Stripe, unless a staging site asks for the sandbox on purpose ------------
+# The sandbox credits wallets for pretend money, so production never falls back to it.
+SIMDESK_SANDBOX_PAYMENTS = env.bool("SIMDESK_SANDBOX_PAYMENTS", default=False)
+if SIMDESK_SANDBOX_PAYMENTS:
+    STRIPE_SECRET_KEY = ""
+    SANDBOX_WEBHOOK_SECRET = env("SANDBOX_WEBHOOK_SECRET")
+else:
+    STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
+    STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")

@@ -4,10 +4,12 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db.models import Sum
+from djmoney.money import Money
 
 from accounts.models import User
-from billing.models import JournalEntry, LedgerAccount
+from billing.models import BonusTier, JournalEntry, LedgerAccount
 from billing.selectors.ledger import wallet_balance
+from billing.services.topups import topup_bonus
 from catalog.models import EsimProfile
 
 pytestmark = pytest.mark.django_db
@@ -31,3 +33,21 @@ def test_seed_demo_puts_the_stock_on_the_books_and_money_in_wallets_once():
     )["total"]
     inventory = LedgerAccount.objects.get(purpose="esim_inventory", currency="USD")
     assert inventory.balance == stock > 0
+
+
+def test_seed_demo_adds_the_bonus_tiers_once_and_keeps_staff_edits():
+    call_command("seed_demo", stdout=StringIO())
+    tier = BonusTier.objects.get(currency="USD")
+    tier.percent = Decimal("6")
+    tier.save()
+
+    call_command("seed_demo", stdout=StringIO())
+
+    assert sorted(BonusTier.objects.values_list("currency", "min_amount", "percent")) == [
+        ("CNY", Decimal("300.00"), Decimal("5.00")),
+        ("CNY", Decimal("1000.00"), Decimal("8.00")),
+        ("USD", Decimal("50.00"), Decimal("6.00")),
+    ]
+    assert topup_bonus(Money("1000.00", "CNY"))[1] == Money("80.00", "CNY")
+    assert topup_bonus(Money("999.99", "CNY"))[1] == Money("49.99", "CNY")
+    assert topup_bonus(Money("299.99", "CNY"))[1] == Money("0", "CNY")

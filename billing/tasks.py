@@ -1,0 +1,111 @@
+"""Billing's Celery tasks: thin callers of the services, each safe to run twice."""
+
+import logging
+import urllib.error
+import urllib.request
+
+from celery import Task, shared_task
+
+from billing.gateways.signing import SIGNATURE_HEADER, signature_header
+from billing.services import payments, webhooks
+
+logger = logging.getLogger(__name__)
+
+DELIVERY_MAX_RETRIES = 8
+
+
+def _backoff(retries: int, base: int = 5, cap: int = 3600) -> int:
+    """5 s, 10 s, 20 s ... at most an hour."""
+    return int(min(base * 2**retries, cap))
+
+
+@shared_task(name="billing.gateway_event_process_task", ignore_result=True)
+def gateway_event_process_task(event_id: int) -> None:
+    """One event (a replay, or the sweeper's retry); a failure is recorded on the event and
+    the sweeper tries again with backoff."""
+    webhooks.gateway_event_process_safely(event_id=event_id)
+
+
+@shared_task(name="billing.gateway_events_drain_task", ignore_result=True)
+def gateway_events_drain_task() -> int:
+    """Every event stored since the last drain, in arrival order."""
+    return webhooks.gateway_events_drain()
+
+
+@shared_task(name="billing.gateway_events_sweep_task", ignore_result=True)
+def gateway_events_sweep_task() -> int:
+    """Events whose task was lost, and failed events whose backoff has passed."""
+    ids = webhooks.gateway_events_due()
+    for event_id in ids:
+        gateway_event_process_task.delay(event_id)
+    return len(ids)
+
+
+@shared_task(name="billing.payments_pending_sweep_task", ignore_result=True)
+def payments_pending_sweep_task() -> int:
+    """Ask the gateway about every payment still pending after a few minutes."""
+    ids = payments.payments_due_for_lookup()
+    for payment_id in ids:
+        payment_refresh_task.delay(payment_id)
+    return len(ids)
+
+
+@shared_task(bind=True, name="billing.payment_refresh_task", max_retries=3)
+def payment_refresh_task(self: Task, payment_id: int) -> None:
+    try:
+        payments.payment_refresh(payment_id=payment_id)
+    except Exception as exc:
+        logger.warning("payment %s look-up failed: %s", payment_id, type(exc).__name__)
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=30)) from exc
+
+
+@shared_task(bind=True, name="billing.payment_details_fetch_task", max_retries=3)
+def payment_details_fetch_task(self: Task, payment_id: int) -> None:
+    try:
+        payments.payment_details_fetch(payment_id=payment_id)
+    except Exception as exc:
+        logger.warning("payment %s details look-up failed: %s", payment_id, type(exc).__name__)
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=30)) from exc
+
+
+@shared_task(bind=True, name="billing.payment_confirmation_send_task", max_retries=5)
+def payment_confirmation_send_task(self: Task, payment_id: int) -> None:
+    try:
+        payments.payment_confirmation_send(payment_id=payment_id)
+    except OSError as exc:  # the mail server: transient
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=60)) from exc
+
+
+# --- The sandbox gateway's side ---------------------------------------------------
+
+
+@shared_task(bind=True, name="billing.sandbox_event_deliver_task", max_retries=DELIVERY_MAX_RETRIES)
+def sandbox_event_deliver_task(self: Task, url: str, body: str) -> int:
+    """POST a sandbox event to our webhook, signed at send time, retried like Stripe retries."""
+    from django.conf import settings
+
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"not a web URL: {url!r}")
+    data = body.encode()
+    request = urllib.request.Request(  # noqa: S310 (checked above)
+        url,
+        data=data,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature_header(data, settings.SANDBOX_WEBHOOK_SECRET),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (our own URL)
+            return int(response.status)
+    except (urllib.error.URLError, OSError) as exc:
+        logger.warning("sandbox event delivery to %s failed: %s", url, exc)
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=2)) from exc
+
+
+@shared_task(name="billing.sandbox_settle_task", ignore_result=True)
+def sandbox_settle_task(charge_id: int) -> None:
+    from billing.gateways.sandbox import sandbox_settle
+
+    sandbox_settle(charge_id=charge_id)
