@@ -28,8 +28,9 @@ needs_localstripe = pytest.mark.skipif(
     "STRIPE_TEST_API_BASE=http://127.0.0.1:8420",
 )
 
-# Stripe's example objects, as its OpenAPI fixtures publish them (outside the repository).
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared/fixtures/stripe/fixtures3.json"
+# Stripe's example objects, as its OpenAPI fixtures publish them (the kinds used here, copied
+# from fixtures3.json so a fresh clone has them).
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures/stripe/examples.json"
 
 # Test cards, as Stripe (and localstripe) treat them.
 CARD_OK = "4242424242424242"
