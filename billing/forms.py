@@ -71,6 +71,30 @@ def insufficient_funds_message(error: InsufficientFunds) -> str:
     }
 
 
+def token_renew(form: forms.BaseForm, field: str = "token") -> None:
+    """Serve a bound form again with a fresh one-time token: the next submission is a new one."""
+    data = {key: form.data.get(key) for key in form.data}
+    data[form.add_prefix(field)] = str(uuid.uuid4())
+    form.data = data
+
+
+class CustomerByEmailMixin:
+    """An `email` field naming a customer: `clean_email` finds them (`self.customer`) or
+    refuses an address nobody signed up with."""
+
+    cleaned_data: dict[str, Any]
+    customer: User | None = None
+
+    def clean_email(self) -> str:
+        email = str(self.cleaned_data["email"])
+        self.customer = User.objects.filter(email__iexact=email).first()
+        if self.customer is None:
+            raise forms.ValidationError(
+                CUSTOMER_UNKNOWN, code="unknown_customer", params={"email": email}
+            )
+        return email
+
+
 class WalletAdjustForm(forms.Form):
     """Credit or debit one wallet; `currency` is the wallet's.
 
@@ -147,13 +171,10 @@ class WalletAdjustForm(forms.Form):
         return f"{IDEMPOTENCY_PREFIX}{self.cleaned_data['token']}"
 
     def renew_token(self) -> None:
-        """Serve the bound form again with a fresh token: the next submission is a new one."""
-        data = {key: self.data.get(key) for key in self.data}
-        data[self.add_prefix("token")] = str(uuid.uuid4())
-        self.data = data
+        token_renew(self)
 
 
-class WalletOpenForm(WalletAdjustForm):
+class WalletOpenForm(CustomerByEmailMixin, WalletAdjustForm):
     """Adjust the wallet of a customer found by email, opening it on a first credit."""
 
     email = forms.EmailField(label=EMAIL_LABEL)
@@ -168,20 +189,10 @@ class WalletOpenForm(WalletAdjustForm):
         assert isinstance(field, forms.ChoiceField)
         field.choices = [(code, code) for code in settings.SIMDESK_CURRENCIES]
         field.initial = settings.SIMDESK_DEFAULT_CURRENCY
-        self.customer: User | None = None
         self.wallet: LedgerAccount | None = None
 
     def wallet_currency(self) -> str | None:
         return self.cleaned_data.get("currency")
-
-    def clean_email(self) -> str:
-        email = str(self.cleaned_data["email"])
-        self.customer = User.objects.filter(email__iexact=email).first()
-        if self.customer is None:
-            raise forms.ValidationError(
-                CUSTOMER_UNKNOWN, code="unknown_customer", params={"email": email}
-            )
-        return email
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -231,7 +242,7 @@ def topup_limits_text() -> str:
     return ", ".join(parts)
 
 
-class CounterTopupForm(forms.Form):
+class CounterTopupForm(CustomerByEmailMixin, forms.Form):
     """Staff record money a customer handed over: the customer by email, what they paid, how.
 
     The hidden token, drawn when the page is served, is the payment's request token: the same
@@ -268,16 +279,6 @@ class CounterTopupForm(forms.Form):
         if settings.SIMDESK_DEFAULT_CURRENCY in currencies:
             currency.initial = settings.SIMDESK_DEFAULT_CURRENCY
         self.fields["amount"].help_text = COUNTER_AMOUNT_HELP % {"limits": topup_limits_text()}
-        self.customer: User | None = None
-
-    def clean_email(self) -> str:
-        email = str(self.cleaned_data["email"])
-        self.customer = User.objects.filter(email__iexact=email).first()
-        if self.customer is None:
-            raise forms.ValidationError(
-                CUSTOMER_UNKNOWN, code="unknown_customer", params={"email": email}
-            )
-        return email
 
     def clean_reference(self) -> str:
         return str(self.cleaned_data["reference"]).strip()
@@ -310,10 +311,7 @@ class CounterTopupForm(forms.Form):
         )
 
     def renew_token(self) -> None:
-        """Serve the bound form again with a fresh token: the next submission is a new one."""
-        data = {key: self.data.get(key) for key in self.data}
-        data[self.add_prefix("token")] = str(uuid.uuid4())
-        self.data = data
+        token_renew(self)
 
 
 # --- Bonus tiers ------------------------------------------------------------------------------

@@ -59,15 +59,6 @@ def payment_refresh_task(self: Task, payment_id: int) -> None:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=30)) from exc
 
 
-@shared_task(bind=True, name="billing.payment_details_fetch_task", max_retries=3)
-def payment_details_fetch_task(self: Task, payment_id: int) -> None:
-    try:
-        payments.payment_details_fetch(payment_id=payment_id)
-    except Exception as exc:
-        logger.warning("payment %s details look-up failed: %s", payment_id, type(exc).__name__)
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=30)) from exc
-
-
 @shared_task(bind=True, name="billing.payment_confirmation_send_task", max_retries=5)
 def payment_confirmation_send_task(self: Task, payment_id: int) -> None:
     try:

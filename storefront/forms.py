@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
 
 from billing.exceptions import TopupRefused
-from billing.forms import format_money
+from billing.forms import format_money, token_renew
 from billing.gateways import checkout_methods
 from billing.models import BonusTier, Payment
 from billing.money import UnsupportedCurrency, minor_exponent
@@ -147,10 +147,7 @@ class TopupForm(forms.Form):
         return amount
 
     def renew_token(self) -> None:
-        """Serve the bound form again with a fresh token: the next submission is a new one."""
-        data = {key: self.data.get(key) for key in self.data}
-        data[self.add_prefix("request_token")] = str(uuid.uuid4())
-        self.data = data
+        token_renew(self, "request_token")
 
     # --- For the page ------------------------------------------------------------------
 

@@ -294,7 +294,9 @@ class SandboxCharge(models.Model):
 
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     charge_id = models.CharField(max_length=64, unique=True)
-    reference = models.CharField(max_length=64, help_text="The merchant's payment reference.")
+    reference = models.CharField(
+        max_length=64, unique=True, help_text="The merchant's payment reference."
+    )
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3)
     description = models.CharField(max_length=200)
@@ -302,8 +304,9 @@ class SandboxCharge(models.Model):
     amount_refunded = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal(0))
     customer_ref = models.CharField(max_length=64, blank=True)
     method_ref = models.CharField(max_length=64, blank=True)
-    webhook_url = models.URLField(max_length=500)
-    return_url = models.URLField(max_length=500)
+    # Empty for a charge made with the customer away: no page to return to, no event to send.
+    webhook_url = models.URLField(max_length=500, blank=True)
+    return_url = models.URLField(max_length=500, blank=True)
     settles_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

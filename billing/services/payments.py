@@ -82,7 +82,7 @@ def payment_update_apply(*, payment: Payment, update: PaymentUpdate) -> Payment:
             transaction.on_commit(lambda: _confirmation_enqueue(payment.pk))
             if not payment.gateway_method_id and payment.gateway != Payment.Gateway.COUNTER:
                 # Events about a hosted page do not name the card it saved: ask for it.
-                transaction.on_commit(lambda: _details_enqueue(payment.pk))
+                transaction.on_commit(lambda: _refresh_enqueue(payment.pk))
         elif update.status in (Status.FAILED, Status.CANCELED) and payment.is_open:
             payment.status = update.status
             payment.failure_message = update.failure_message[:500]
@@ -159,27 +159,20 @@ def payments_due_for_lookup(*, limit: int = 500) -> list[int]:
 
 
 def payment_refresh(*, payment_id: int) -> Payment:
-    """Ask the gateway about one payment (no lock held) and apply the answer."""
+    """Ask the gateway about one payment (no lock held) and apply the answer: a payment still
+    open (the sweeper), or one just captured whose saved card its events did not name."""
     payment = Payment.objects.select_related("customer").get(pk=payment_id)
-    if not payment.is_open:
+    method_unknown = payment.is_captured and not payment.gateway_method_id
+    if payment.gateway == Payment.Gateway.COUNTER or not (payment.is_open or method_unknown):
         return payment
     update = gateway_get(payment.gateway).payment_lookup(payment=payment)
     return payment_update_apply(payment=payment, update=update)
 
 
-def payment_details_fetch(*, payment_id: int) -> Payment:
-    """After a capture, learn from the gateway what its events leave out (the saved card)."""
-    payment = Payment.objects.select_related("customer").get(pk=payment_id)
-    if payment.gateway_method_id or payment.gateway == Payment.Gateway.COUNTER:
-        return payment
-    update = gateway_get(payment.gateway).payment_lookup(payment=payment)
-    return payment_update_apply(payment=payment, update=update)
+def _refresh_enqueue(payment_id: int) -> None:
+    from billing.tasks import payment_refresh_task
 
-
-def _details_enqueue(payment_id: int) -> None:
-    from billing.tasks import payment_details_fetch_task
-
-    payment_details_fetch_task.delay(payment_id)
+    payment_refresh_task.delay(payment_id)
 
 
 # --- Confirmation email -----------------------------------------------------------
