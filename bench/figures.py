@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from bench import catalog_import, ledger, webhooks
+from bench import catalog_import, ledger, orders, webhooks
 
 Baseline = Literal["pgbench_tps", "django_bare_rps"]
 PGBENCH_TPS: Baseline = "pgbench_tps"
@@ -173,6 +173,14 @@ FIGURES: list[Figure] = [
         ledger.debits_measure,
         unit="debits/s",
         setup=ledger.debits_setup,
+    ),
+    rate(
+        "wallet_checkouts",
+        "eSIM checkouts paid from the wallet (order, payment, profile, bundle), 8 threads, "
+        "PostgreSQL (goal: 0.25 of pgbench)",
+        orders.measure,
+        unit="checkouts/s",
+        setup=orders.setup,
     ),
     rate(
         "wallet_balance_read",

@@ -1,5 +1,5 @@
-"""Demo money for `make run`: the demo stock on the books, something in the customers' wallets
-and the shop's top-up bonus tiers.
+"""Demo money for `make run`: the demo stock on the books, something in the customers' wallets,
+the shop's top-up bonus tiers and two coupons.
 
 Idempotent: every entry has a fixed key and every tier a fixed name, so running the seed again
 adds nothing new (and leaves a tier staff have since edited as they left it).
@@ -15,7 +15,7 @@ from djmoney.money import Money
 
 from accounts.models import User
 from billing.exceptions import IdempotencyConflict
-from billing.models import BonusTier, JournalEntry, LedgerAccount
+from billing.models import BonusTier, Coupon, JournalEntry, LedgerAccount
 from billing.services.inventory import inventory_post
 from billing.services.wallets import wallet_credit, wallet_get
 from catalog.models import EsimProfile
@@ -35,6 +35,12 @@ BONUS_TIERS = [
     ("Big top-up bonus", "CNY", "1000.00", "8"),
 ]
 
+# (code, description, kind, value, currency, minimum spend, total uses): demo coupons.
+COUPONS = [
+    ("WELCOME10", "10% off your first eSIM", "percent", "10", "", None, None),
+    ("TRAVEL5", "5 USD off from 20 USD", "fixed", "5.00", "USD", "20.00", 100),
+]
+
 
 @dataclass(frozen=True)
 class DemoLedgerSummary:
@@ -46,6 +52,7 @@ class DemoLedgerSummary:
 def demo_ledger_seed() -> DemoLedgerSummary:
     _demo_stock_post()
     _demo_bonus_tiers_create()
+    _demo_coupons_create()
     wallets = []
     for email, currency, amount in WALLETS:
         user = User.objects.filter(email=email).first()
@@ -89,4 +96,21 @@ def _demo_bonus_tiers_create() -> None:
             name=name,
             currency=currency,
             defaults={"min_amount": Decimal(min_amount), "percent": Decimal(percent)},
+        )
+
+
+def _demo_coupons_create() -> None:
+    for code, description, kind, value, currency, min_spend, max_uses in COUPONS:
+        Coupon.objects.get_or_create(
+            code=code,
+            defaults={
+                "description": description,
+                "kind": kind,
+                "percent": Decimal(value) if kind == Coupon.Kind.PERCENT else None,
+                "amount": Decimal(value) if kind == Coupon.Kind.FIXED else None,
+                "currency": currency,
+                "min_spend": Decimal(min_spend) if min_spend else None,
+                "max_uses": max_uses,
+                "max_uses_per_customer": 1,
+            },
         )

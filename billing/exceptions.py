@@ -52,3 +52,24 @@ class PaymentNotReady(PaymentError):
 
 class AmountMismatch(PaymentError):
     """The gateway captured another amount than the payment asked for: staff must look."""
+
+
+class OrderError(Exception):
+    """An order, coupon, card or refund the services refuse; the message is for the customer
+    or staff as is, and nothing was written."""
+
+
+class OrderRefused(OrderError):
+    """A plan not offered, a quantity out of range, an order no longer payable..."""
+
+
+class CouponRefused(OrderError):
+    """A coupon that does not exist, has expired, is used up or does not apply."""
+
+
+class CardRefused(OrderError):
+    """An ICCID we did not sell, an expired card, or an add-on that does not fit it."""
+
+
+class RefundRefused(OrderError):
+    """A refund outside the window, of an installed eSIM, or larger than what is left."""

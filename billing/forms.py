@@ -1,11 +1,13 @@
 """Forms of the staff console's money actions: a finance clerk adjusts a customer's wallet,
-staff record money received at the counter, reseller staff keep the bonus tiers.
+staff record money received at the counter, reseller staff keep the bonus tiers and coupons,
+finance refund orders and decide customers' refund requests.
 
 The forms validate what staff type (a positive amount exact to the currency's minor unit, a
 reason, the customer); the view then makes one service call, whose refusals (not enough in the
 wallet) come back onto the form.
 """
 
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -18,10 +20,11 @@ from djmoney.money import Money
 
 from accounts.models import User
 from billing.exceptions import InsufficientFunds, TopupRefused
-from billing.models import BonusTier, LedgerAccount, Payment
+from billing.models import BonusTier, Coupon, LedgerAccount, Order, Payment, Refund
 from billing.money import UnsupportedCurrency, is_exact, minor_exponent
 from billing.selectors.ledger import wallet_balances
 from billing.services.topups import topup_amount_check, topup_currencies, topup_limits
+from catalog.models import EsimProfile
 
 CREDIT = "credit"
 DEBIT = "debit"
@@ -413,3 +416,257 @@ def _positive(amount: Decimal) -> Decimal:
     if amount <= 0:
         raise forms.ValidationError(AMOUNT_NOT_POSITIVE, code="not_positive")
     return amount
+
+
+# --- Coupons ----------------------------------------------------------------------------------
+
+COUPON_CODE_FORMAT = _("Use letters, digits, dashes and underscores only.")
+COUPON_WINDOW = _("The coupon must end after it starts.")
+COUPON_MAX_BELOW_USES = _("This coupon has been used %(uses)d times already; allow at least that.")
+COUPON_CURRENCY_ANY = _("Any currency")
+COUPON_CODE_PATTERN = re.compile(r"^[A-Z0-9_-]+$")
+
+
+class CouponAdminForm(forms.ModelForm):
+    """A coupon as reseller staff keep it: the code stored in capitals, amounts exact in the
+    coupon's currency. Which value goes with which kind is the model's own check."""
+
+    currency = forms.ChoiceField(label=CURRENCY_LABEL, required=False)
+
+    class Meta:
+        model = Coupon
+        fields = (
+            "code",
+            "description",
+            "kind",
+            "percent",
+            "amount",
+            "currency",
+            "min_spend",
+            "valid_from",
+            "valid_until",
+            "max_uses",
+            "max_uses_per_customer",
+            "plans",
+            "is_active",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["currency"]
+        assert isinstance(field, forms.ChoiceField)
+        codes = list(settings.SIMDESK_CURRENCIES)
+        if self.instance.currency and self.instance.currency not in codes:
+            codes.append(self.instance.currency)  # a currency since dropped stays editable
+        field.choices = [("", COUPON_CURRENCY_ANY), *((code, code) for code in codes)]
+        field.help_text = Coupon._meta.get_field("currency").help_text
+
+    def clean_code(self) -> str:
+        code = str(self.cleaned_data["code"]).strip().upper()
+        if not COUPON_CODE_PATTERN.match(code):
+            raise forms.ValidationError(COUPON_CODE_FORMAT, code="format")
+        return code
+
+    def clean_amount(self) -> Decimal | None:
+        value: Decimal | None = self.cleaned_data["amount"]
+        return None if value is None else _positive(value)
+
+    def clean_min_spend(self) -> Decimal | None:
+        value: Decimal | None = self.cleaned_data["min_spend"]
+        return None if value is None else _positive(value)
+
+    def clean_max_uses(self) -> int | None:
+        # `uses` is not on the form, so the model's "uses <= max_uses" check would not run.
+        value: int | None = self.cleaned_data["max_uses"]
+        if value is not None and self.instance.pk and value < self.instance.uses:
+            raise forms.ValidationError(
+                COUPON_MAX_BELOW_USES, code="below_uses", params={"uses": self.instance.uses}
+            )
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        currency = cleaned.get("currency")
+        if currency:
+            for name in ("amount", "min_spend"):
+                amount = cleaned.get(name)
+                if amount is not None:
+                    self._check_exact(name, amount, currency)
+        starts, ends = cleaned.get("valid_from"), cleaned.get("valid_until")
+        if starts and ends and ends <= starts:
+            self.add_error("valid_until", forms.ValidationError(COUPON_WINDOW, code="window"))
+        return cleaned
+
+    def _check_exact(self, name: str, amount: Decimal, currency: str) -> None:
+        try:
+            exact = is_exact(Money(amount, currency))
+            places = minor_exponent(currency)
+        except UnsupportedCurrency:
+            self.add_error("currency", str(CURRENCY_UNSUPPORTED % {"currency": currency}))
+            return
+        if not exact:
+            self.add_error(name, str(AMOUNT_INEXACT % {"currency": currency, "places": places}))
+
+
+# --- Refunds decided in the staff console ----------------------------------------------------
+
+REFUND_AMOUNT_LABEL = _("Amount to refund")
+REFUND_AMOUNT_HELP = _("At most %(left)s is left to refund on this order.")
+REFUND_AMOUNT_TOO_LARGE = _("At most %(left)s of this order is left to refund.")
+REFUND_DESTINATION_LABEL = _("Refund to")
+REFUND_WALLET_ONLY_HELP = _("The order was paid from the wallet, so the money goes back there.")
+REFUND_REASON_LABEL = _("Reason")
+REFUND_REASON_HELP = _("Kept on the refund, with your name.")
+REFUND_REASON_REQUIRED = _("Give the reason for this refund.")
+REFUND_PROFILE_LABEL = _("eSIM to void")
+REFUND_PROFILE_HELP = _("Optional: the eSIM the customer gives back; it stops working.")
+REFUND_NOTE_LABEL = _("Note to the customer")
+REFUND_APPROVE_NOTE_HELP = _("Optional; added to the email telling the customer.")
+REFUND_REJECT_NOTE_HELP = _("Sent to the customer: say why the refund is rejected.")
+REFUND_REJECT_NOTE_REQUIRED = _("Tell the customer why the refund is rejected.")
+REFUND_TOKEN_MISSING = _("This form has expired. Open the refund page again.")
+REFUND_ALREADY_SUBMITTED = _(
+    "This form was already submitted; nothing more was refunded. Check the order's refunds, "
+    "then submit again to make another refund."
+)
+
+
+def refund_destination_choices(order: Order) -> list[tuple[str, Any]]:
+    """The wallet always; the original payment method only for an order paid through a gateway."""
+    choices: list[tuple[str, Any]] = [
+        (Refund.Destination.WALLET.value, Refund.Destination.WALLET.label)
+    ]
+    if order.paid_with == Order.PaidWith.GATEWAY:
+        choices.append((Refund.Destination.ORIGINAL.value, Refund.Destination.ORIGINAL.label))
+    return choices
+
+
+class RefundMoneyForm(forms.Form):
+    """An amount of one order to give back and where it goes; the service checks the amount
+    again under the order's lock."""
+
+    amount = forms.DecimalField(label=REFUND_AMOUNT_LABEL, max_digits=AMOUNT_MAX_DIGITS)
+    destination = forms.ChoiceField(label=REFUND_DESTINATION_LABEL, widget=forms.RadioSelect)
+
+    def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.left = order.total - order.refunded_amount
+        left_text = format_money(self.left, order.currency)
+        self.fields["amount"].help_text = REFUND_AMOUNT_HELP % {"left": left_text}
+        destination = self.fields["destination"]
+        assert isinstance(destination, forms.ChoiceField)
+        destination.choices = refund_destination_choices(order)
+        destination.initial = (
+            Refund.Destination.ORIGINAL
+            if order.paid_with == Order.PaidWith.GATEWAY
+            else Refund.Destination.WALLET
+        )
+        if order.paid_with != Order.PaidWith.GATEWAY:
+            destination.help_text = REFUND_WALLET_ONLY_HELP
+
+    def clean_amount(self) -> Decimal:
+        amount = _positive(self.cleaned_data["amount"])
+        currency = self.order.currency
+        try:
+            exact = is_exact(Money(amount, currency))
+            places = minor_exponent(currency)
+        except UnsupportedCurrency as exc:
+            raise forms.ValidationError(CURRENCY_UNSUPPORTED % {"currency": currency}) from exc
+        if not exact:
+            raise forms.ValidationError(
+                AMOUNT_INEXACT % {"currency": currency, "places": places}, code="inexact"
+            )
+        if amount > self.left:
+            raise forms.ValidationError(
+                REFUND_AMOUNT_TOO_LARGE % {"left": format_money(self.left, currency)},
+                code="too_large",
+            )
+        return amount
+
+
+class ProfileChoiceField(forms.ModelChoiceField):
+    """An eSIM by its ICCID and state."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.iccid} ({obj.get_status_display()})"
+
+
+class OrderRefundForm(RefundMoneyForm):
+    """Staff refund (part of) a paid order directly. The hidden token, drawn when the page is
+    served, is claimed by the view before refunding: the same page submitted twice (a double
+    click) refunds once."""
+
+    token = forms.UUIDField(
+        widget=forms.HiddenInput,
+        initial=uuid.uuid4,
+        error_messages={"required": REFUND_TOKEN_MISSING, "invalid": REFUND_TOKEN_MISSING},
+    )
+
+    reason = forms.CharField(
+        label=REFUND_REASON_LABEL,
+        help_text=REFUND_REASON_HELP,
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": REFUND_REASON_REQUIRED},
+    )
+    profile = ProfileChoiceField(
+        label=REFUND_PROFILE_LABEL,
+        help_text=REFUND_PROFILE_HELP,
+        queryset=EsimProfile.objects.none(),
+        required=False,
+    )
+
+    def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
+        super().__init__(*args, order=order, **kwargs)
+        self.fields["amount"].initial = self.left
+        profile = self.fields["profile"]
+        assert isinstance(profile, forms.ModelChoiceField)
+        profile.queryset = (
+            EsimProfile.objects.filter(deliveries__line__order=order).distinct().order_by("iccid")
+        )
+
+    def clean_reason(self) -> str:
+        reason = str(self.cleaned_data["reason"]).strip()
+        if not reason:
+            raise forms.ValidationError(REFUND_REASON_REQUIRED, code="required")
+        return reason
+
+    @property
+    def once_key(self) -> str:
+        return f"admin-refund:{self.order.pk}:{self.cleaned_data['token']}"
+
+    def renew_token(self) -> None:
+        token_renew(self)
+
+
+class RefundApproveForm(RefundMoneyForm):
+    """Finance approve a customer's request, for its amount or less."""
+
+    note = forms.CharField(
+        label=REFUND_NOTE_LABEL,
+        help_text=REFUND_APPROVE_NOTE_HELP,
+        required=False,
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, refund: Refund, **kwargs: Any) -> None:
+        super().__init__(*args, order=refund.order, **kwargs)
+        self.fields["amount"].initial = min(refund.amount, self.left)
+
+
+class RefundRejectForm(forms.Form):
+    note = forms.CharField(
+        label=REFUND_NOTE_LABEL,
+        help_text=REFUND_REJECT_NOTE_HELP,
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": REFUND_REJECT_NOTE_REQUIRED},
+    )
+
+    def clean_note(self) -> str:
+        note = str(self.cleaned_data["note"]).strip()
+        if not note:
+            raise forms.ValidationError(REFUND_REJECT_NOTE_REQUIRED, code="required")
+        return note

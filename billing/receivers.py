@@ -2,9 +2,18 @@
 
 from typing import Any
 
+from django.db import transaction
+
 from billing.services.inventory import inventory_receive
 from catalog.models import ImportBatch
 
 
 def profiles_imported_receiver(*, batch: ImportBatch, **_kwargs: Any) -> None:
     inventory_receive(batch=batch)
+
+
+def stock_arrived_receiver(**_kwargs: Any) -> None:
+    """Orders waiting for stock are tried again once the import commits."""
+    from billing.tasks import orders_awaiting_stock_task
+
+    transaction.on_commit(orders_awaiting_stock_task.delay)

@@ -5,9 +5,10 @@ import urllib.error
 import urllib.request
 
 from celery import Task, shared_task
+from django.db import OperationalError
 
 from billing.gateways.signing import SIGNATURE_HEADER, signature_header
-from billing.services import payments, webhooks
+from billing.services import delivery, fulfilment, orders, payments, refunds, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -100,3 +101,81 @@ def sandbox_settle_task(charge_id: int) -> None:
     from billing.gateways.sandbox import sandbox_settle
 
     sandbox_settle(charge_id=charge_id)
+
+
+# --- Orders -----------------------------------------------------------------------
+
+
+@shared_task(bind=True, name="billing.order_fulfil_task", max_retries=5)
+def order_fulfil_task(self: Task, order_id: int) -> None:
+    """Deliver a paid order; running it twice delivers nothing more."""
+    try:
+        fulfilment.order_fulfil(order_id=order_id)
+    except OperationalError as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(bind=True, name="billing.order_delivery_send_task", max_retries=5)
+def order_delivery_send_task(self: Task, order_id: int) -> None:
+    try:
+        delivery.order_delivery_send(order_id=order_id)
+    except Exception as exc:
+        logger.warning("delivery email for order %s failed: %s", order_id, type(exc).__name__)
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=30)) from exc
+
+
+@shared_task(name="billing.order_stock_alert_send_task", ignore_result=True)
+def order_stock_alert_send_task(order_id: int) -> None:
+    delivery.order_stock_alert_send(order_id=order_id)
+
+
+@shared_task(name="billing.orders_sweep_task", ignore_result=True)
+def orders_sweep_task() -> dict[str, int]:
+    """Every few minutes: orders waiting for stock, or paid and not delivered, are tried again,
+    those waiting too long are refunded, and orders never paid are canceled."""
+    waiting = fulfilment.orders_awaiting_stock() + fulfilment.orders_fulfilment_stalled()
+    for order_id in waiting:
+        order_fulfil_task.delay(order_id)
+    expired = fulfilment.orders_stock_expired()
+    for order_id in expired:
+        order_stock_timeout_refund_task.delay(order_id)
+    unpaid = orders.orders_due_for_cancel()
+    for order_id in unpaid:
+        order_cancel_task.delay(order_id)
+    stuck = refunds.refunds_processing_due()
+    for refund_id in stuck:
+        refund_resume_task.delay(refund_id)
+    return {"waiting": len(waiting), "expired": len(expired), "unpaid": len(unpaid)}
+
+
+@shared_task(name="billing.orders_awaiting_stock_task", ignore_result=True)
+def orders_awaiting_stock_task() -> int:
+    """Stock arrived: try every order waiting for it, oldest first."""
+    ids = fulfilment.orders_awaiting_stock()
+    for order_id in ids:
+        order_fulfil_task.delay(order_id)
+    return len(ids)
+
+
+@shared_task(name="billing.order_stock_timeout_refund_task", ignore_result=True)
+def order_stock_timeout_refund_task(order_id: int) -> None:
+    refunds.order_stock_timeout_refund(order_id=order_id)
+
+
+@shared_task(name="billing.order_cancel_task", ignore_result=True)
+def order_cancel_task(order_id: int) -> None:
+    orders.order_cancel(order_id=order_id)
+
+
+@shared_task(name="billing.refund_resume_task", ignore_result=True)
+def refund_resume_task(refund_id: int) -> None:
+    refunds.refund_resume(refund_id=refund_id)
+
+
+@shared_task(bind=True, name="billing.refund_notice_send_task", max_retries=5)
+def refund_notice_send_task(self: Task, refund_id: int) -> None:
+    try:
+        refunds.refund_notice_send(refund_id=refund_id)
+    except Exception as exc:
+        logger.warning("refund notice %s failed: %s", refund_id, type(exc).__name__)
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=30)) from exc

@@ -12,7 +12,16 @@ from . import selectors, services
 from .admin_import import ProfileImportView
 from .exceptions import CatalogError
 from .forms import PlanAdminForm, price_field_name
-from .models import Bundle, Device, EsimProfile, ImportBatch, Plan, PlanPriceChange, Region
+from .models import (
+    Bundle,
+    CardBinding,
+    Device,
+    EsimProfile,
+    ImportBatch,
+    Plan,
+    PlanPriceChange,
+    Region,
+)
 from .validation import mask_secret, normalize_iccid
 
 SECRETS_PERMISSION = "catalog.view_profile_secrets"
@@ -68,6 +77,10 @@ class PlanAdmin(admin.ModelAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         prices = tuple(price_field_name(c) for c in settings.SIMDESK_CURRENCIES)
         main = [f for f in fieldsets[0][1]["fields"] if f not in prices]
+        if "addon_mode" not in main:
+            # Beside "fits": both only matter for a top-up add-on.
+            at = main.index("fits") + 1 if "fits" in main else len(main)
+            main.insert(at, "addon_mode")
         return [(None, {"fields": main}), (_("Prices"), {"fields": prices})]
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
@@ -208,3 +221,32 @@ class DeviceAdmin(admin.ModelAdmin):
     list_display = ("brand", "model", "support", "notes")
     list_filter = ("support", "brand")
     search_fields = ("brand", "model")
+
+
+@admin.register(CardBinding)
+class CardBindingAdmin(admin.ModelAdmin):
+    """Cards customers keep on their accounts; customers bind and unbind them themselves."""
+
+    list_display = ("profile", "label", "customer", "created_at")
+    list_select_related = ("profile", "customer")
+    search_fields = ("customer__email", "label")
+    search_help_text = _("An ICCID, the customer's email or the card's label.")
+    fields = ("customer", "profile", "label", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[CardBinding], search_term: str
+    ) -> tuple[QuerySet[CardBinding], bool]:
+        try:
+            return queryset.filter(profile__iccid=normalize_iccid(search_term)), False
+        except ValidationError:
+            return super().get_search_results(request, queryset, search_term)

@@ -21,3 +21,13 @@ class InvalidStatusTransition(CatalogError):
         self.current = current
         self.target = target
         super().__init__(MSG_INVALID_TRANSITION % {"current": current, "target": target})
+
+
+MSG_CARD_UNKNOWN = _(
+    "We did not sell a card with this number. Check the number on the card or in your order email."
+)
+MSG_CARD_ENDED = _("This card has expired or was voided; it cannot be topped up.")
+
+
+class CardUnavailable(CatalogError):
+    """An ICCID we did not sell, or a card that can no longer take a plan."""

@@ -29,7 +29,7 @@ class _PlanAdminFormBase(forms.ModelForm):
         fields = (
             "code", "name", "name_zh_hans", "kind", "country", "region", "data_mb",
             "daily_cap_mb", "validity_days", "network", "hotspot", "activation_policy",
-            "renewable", "fits", "wholesale_cost", "low_stock_threshold", "is_active",
+            "renewable", "fits", "addon_mode", "wholesale_cost", "low_stock_threshold", "is_active",
         )  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

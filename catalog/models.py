@@ -53,6 +53,10 @@ class Plan(LocalizedNameMixin):
         ON_INSTALL = "on_install", _("Starts when installed")
         ON_FIRST_USE = "on_first_use", _("Starts when you first connect")
 
+    class AddonMode(models.TextChoices):
+        QUEUE = "queue", _("Starts when the current bundle ends")
+        EXTEND = "extend", _("Adds its data to the current bundle")
+
     code = models.SlugField(_("code"), max_length=40, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.DATA)
     country = CountryField(_("country"), blank=True)
@@ -89,6 +93,13 @@ class Plan(LocalizedNameMixin):
         blank=True,
         related_name="addons",
         limit_choices_to=~Q(kind="topup"),
+    )
+    addon_mode = models.CharField(
+        _("add-on applies"),
+        max_length=10,
+        choices=AddonMode.choices,
+        default=AddonMode.QUEUE,
+        help_text=_("Top-up add-ons only: a new period after the current one, or more data now."),
     )
     wholesale_cost = MoneyField(
         _("wholesale cost"), max_digits=12, decimal_places=2, default_currency="USD"
@@ -246,7 +257,16 @@ class EsimProfile(models.Model):
         verbose_name_plural = _("eSIM profiles")
         ordering = ["pk"]
         permissions = [("view_profile_secrets", _("Can view matching IDs and confirmation codes"))]
-        indexes = [models.Index(fields=["plan", "status"], name="catalog_profile_plan_status")]
+        indexes = [
+            models.Index(fields=["plan", "status"], name="catalog_profile_plan_status"),
+            # Allocation takes the lowest available ids of a plan: without this it walks past
+            # every profile already sold.
+            models.Index(
+                fields=["plan", "id"],
+                condition=Q(status="available"),
+                name="catalog_profile_available",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 name="catalog_profile_iccid_format", condition=Q(iccid__regex=r"^89[0-9]{16,20}$")
@@ -310,6 +330,33 @@ class Bundle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan_id} on {self.profile_id} ({self.status})"
+
+
+class CardBinding(models.Model):
+    """A card a customer keeps on their account, with their own label ("Mum's phone")."""
+
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="card_bindings",
+    )
+    profile = models.ForeignKey(
+        EsimProfile, verbose_name=_("eSIM"), on_delete=models.CASCADE, related_name="bindings"
+    )
+    label = models.CharField(_("label"), max_length=60, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("bound card")
+        verbose_name_plural = _("bound cards")
+        ordering = ["customer", "label", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "profile"], name="catalog_binding_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label or self.profile_id}"
 
 
 class Device(models.Model):

@@ -11,13 +11,15 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
 
 from accounts.models import User
 from accounts.roles import RESELLER_STAFF
 
-from .exceptions import InvalidStatusTransition, OutOfStock
-from .models import EsimProfile, Plan, PlanPrice, PlanPriceChange
+from .exceptions import CardUnavailable, InvalidStatusTransition, OutOfStock
+from .models import CardBinding, EsimProfile, Plan, PlanPrice, PlanPriceChange
+from .selectors import card_get
 
 Status = EsimProfile.Status
 
@@ -170,3 +172,22 @@ def plans_low_stock_check() -> list[int]:
         if newly_low:
             transaction.on_commit(partial(_low_stock_email_send, newly_low))
     return newly_low
+
+
+MSG_BINDING_EXISTS = _("This card is already on your account.")
+
+
+@transaction.atomic
+def card_bind(*, customer: User, iccid: str, label: str) -> CardBinding:
+    """Keep a card we sold on the customer's account under their label."""
+    profile = card_get(iccid=iccid)
+    binding, created = CardBinding.objects.get_or_create(
+        customer=customer, profile=profile, defaults={"label": label.strip()[:60]}
+    )
+    if not created:
+        raise CardUnavailable(MSG_BINDING_EXISTS)
+    return binding
+
+
+def card_unbind(*, customer: User, binding_id: int) -> None:
+    CardBinding.objects.filter(customer=customer, pk=binding_id).delete()

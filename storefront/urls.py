@@ -1,23 +1,52 @@
 from django.urls import path
 
-from . import views
+from storefront.views import checkout, esims, wallet
 
 app_name = "storefront"
 
 urlpatterns = [
-    path("", views.HomeView.as_view(), name="home"),
-    path("wallet/", views.WalletView.as_view(), name="wallet"),
-    path("wallet/topup/", views.TopupView.as_view(), name="topup"),
-    path("wallet/history/", views.TopupHistoryView.as_view(), name="topup-history"),
-    path("wallet/topups/<uuid:public_id>/", views.TopupDetailView.as_view(), name="topup-detail"),
+    path("", wallet.HomeView.as_view(), name="home"),
+    path("wallet/", wallet.WalletView.as_view(), name="wallet"),
+    path("wallet/topup/", wallet.TopupView.as_view(), name="topup"),
+    path("wallet/history/", wallet.TopupHistoryView.as_view(), name="topup-history"),
+    path("wallet/topups/<uuid:public_id>/", wallet.TopupDetailView.as_view(), name="topup-detail"),
     path(
         "wallet/topups/<uuid:public_id>/status/",
-        views.TopupStatusView.as_view(),
+        wallet.TopupStatusView.as_view(),
         name="topup-status",
     ),
     path(
         "wallet/topups/<uuid:public_id>/receipt/",
-        views.TopupReceiptView.as_view(),
+        wallet.TopupReceiptView.as_view(),
         name="topup-receipt",
     ),
+    # --- Checkout, orders, receipts (storefront/views/checkout.py) ---
+    path("plans/<slug:code>/", checkout.PlanDetailView.as_view(), name="plan-detail"),
+    path("checkout/<slug:code>/", checkout.CheckoutView.as_view(), name="checkout"),
+    path("orders/", checkout.OrderListView.as_view(), name="orders"),
+    path("orders/<uuid:public_id>/", checkout.OrderDetailView.as_view(), name="order-detail"),
+    path(
+        "orders/<uuid:public_id>/pay/wallet/",
+        checkout.OrderPayWalletView.as_view(),
+        name="order-pay-wallet",
+    ),
+    path("orders/<uuid:public_id>/pay/", checkout.OrderPayView.as_view(), name="order-pay"),
+    path(
+        "orders/<uuid:public_id>/status/",
+        checkout.OrderStatusView.as_view(),
+        name="order-status",
+    ),
+    path(
+        "orders/<uuid:public_id>/receipt/",
+        checkout.OrderReceiptView.as_view(),
+        name="order-receipt",
+    ),
+    # --- My eSIMs, refunds, top-up by card number, bound cards (storefront/views/esims.py) ---
+    path("esims/", esims.EsimListView.as_view(), name="esims"),
+    path("esims/<str:iccid>/", esims.EsimDetailView.as_view(), name="esim-detail"),
+    path("esims/<str:iccid>/refund/", esims.EsimRefundView.as_view(), name="esim-refund"),
+    path("topup-card/", esims.CardTopupView.as_view(), name="card-topup"),
+    path("topup-card/buy/", esims.CardTopupBuyView.as_view(), name="card-topup-buy"),
+    path("account/cards/", esims.CardListView.as_view(), name="cards"),
+    path("account/cards/<int:pk>/delete/", esims.CardUnbindView.as_view(), name="card-unbind"),
 ]

@@ -53,6 +53,14 @@ class Payment(models.Model):
         db_index=False,  # the (customer, created_at) index below leads with it
     )
     purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
+    order = models.ForeignKey(
+        "billing.Order",
+        verbose_name=_("order"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+    )
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     bonus = models.DecimalField(
         _("bonus"),
@@ -132,6 +140,11 @@ class Payment(models.Model):
             models.CheckConstraint(
                 condition=~Q(gateway="counter") | Q(recorded_by__isnull=False),
                 name="billing_payment_counter_recorded_by",
+            ),
+            models.CheckConstraint(
+                condition=(Q(purpose="order") & Q(order__isnull=False))
+                | (~Q(purpose="order") & Q(order__isnull=True)),
+                name="billing_payment_order_purpose",
             ),
         ]
         indexes = [

@@ -15,10 +15,11 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from billing.exceptions import AmountMismatch, PaymentError, PaymentNotReady
-from billing.gateways import PaymentUpdate, gateway_get
-from billing.models import JournalEntry, LedgerAccount, Payment
+from billing.gateways import Gateway, GatewayError, PaymentUpdate, gateway_get
+from billing.models import JournalEntry, LedgerAccount, Order, Payment
 from billing.services.ledger import Line, ledger_post, system_account_get
 from billing.services.wallets import wallet_get
 
@@ -48,6 +49,43 @@ def payment_capture(*, payment_id: int) -> Payment:
         )
 
 
+def payment_checkout_open(
+    *, payment: Payment, gateway: Gateway, return_url: str, cancel_url: str, webhook_url: str
+) -> Payment:
+    """Open the gateway's page for a committed payment and move it to pending.
+
+    No lock is held while the gateway is called: the payment was committed first, and the
+    answer is written with guarded updates. A payment already sent (a double submit) or
+    already closed comes back as it is.
+    """
+    if payment.redirect_url or not payment.is_open:
+        return payment
+    try:
+        checkout = gateway.checkout_start(
+            payment=payment, return_url=return_url, cancel_url=cancel_url, webhook_url=webhook_url
+        )
+    except GatewayError as exc:
+        Payment.objects.filter(pk=payment.pk, status__in=Payment.OPEN).update(
+            status=Status.FAILED,
+            failure_message=str(exc)[:500],
+            settled_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        raise PaymentError(
+            _("The payment could not be started. Nothing was charged; please try again.")
+        ) from exc
+    Payment.objects.filter(pk=payment.pk, status=Status.CREATED).update(
+        status=Status.PENDING,
+        redirect_url=checkout.redirect_url,
+        gateway_session_id=checkout.session_id,
+        gateway_payment_id=checkout.payment_id,
+        gateway_customer_id=checkout.customer_id,
+        updated_at=timezone.now(),
+    )
+    payment.refresh_from_db()
+    return payment
+
+
 def payment_update_apply(*, payment: Payment, update: PaymentUpdate) -> Payment:
     """Apply a gateway's word about `payment`, whatever order the words arrive in.
 
@@ -57,10 +95,11 @@ def payment_update_apply(*, payment: Payment, update: PaymentUpdate) -> Payment:
     - refunds reported by the gateway are cumulative, so only a larger figure is recorded.
     """
     with transaction.atomic():
-        wallet = None
-        if payment.purpose == Payment.Purpose.WALLET_TOPUP:
-            wallet = wallet_get(user=payment.customer, currency=payment.currency)
-            LedgerAccount.objects.select_for_update().filter(pk=wallet.pk).get()
+        # The wallet first (a top-up credits it; an order's payment may), then the order.
+        wallet = wallet_get(user=payment.customer, currency=payment.currency)
+        LedgerAccount.objects.select_for_update().filter(pk=wallet.pk).get()
+        if payment.order_id is not None:
+            Order.objects.select_for_update().filter(pk=payment.order_id).get()
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
         now = timezone.now()
         for field, value in (
@@ -107,16 +146,15 @@ def _refund_record(payment: Payment, update: PaymentUpdate) -> None:
         payment.status = Status.REFUNDED if full else Status.PARTIALLY_REFUNDED
 
 
-def _capture_post(payment: Payment, wallet: LedgerAccount | None) -> JournalEntry:
+def _capture_post(payment: Payment, wallet: LedgerAccount) -> JournalEntry:
     handler = CAPTURE_HANDLERS.get(payment.purpose)
     if handler is None:
         raise PaymentError(ERROR_NO_HANDLER.format(purpose=payment.purpose))
     return handler(payment, wallet)
 
 
-def _topup_capture_post(payment: Payment, wallet: LedgerAccount | None) -> JournalEntry:
+def _topup_capture_post(payment: Payment, wallet: LedgerAccount) -> JournalEntry:
     """Gateway clearing (or cash, or bank) and promotions for the bonus, against the wallet."""
-    assert wallet is not None
     currency = payment.currency
     source = CLEARING.get(Payment.Method(payment.method), Purpose.GATEWAY_CLEARING)
     lines = [
@@ -138,8 +176,8 @@ def _topup_capture_post(payment: Payment, wallet: LedgerAccount | None) -> Journ
     )
 
 
-# What a captured payment is for; the orders issue adds Payment.Purpose.ORDER.
-CAPTURE_HANDLERS: dict[str, Callable[[Payment, LedgerAccount | None], JournalEntry]] = {
+# What a captured payment is for; billing.services.orders adds Payment.Purpose.ORDER.
+CAPTURE_HANDLERS: dict[str, Callable[[Payment, LedgerAccount], JournalEntry]] = {
     Payment.Purpose.WALLET_TOPUP: _topup_capture_post,
 }
 
@@ -187,8 +225,12 @@ def _confirmation_enqueue(payment_id: int) -> None:
 def payment_confirmation_send(*, payment_id: int) -> bool:
     """Email the customer, in their language, that the top-up arrived; at most once."""
     with transaction.atomic():
+        # An order's payment is confirmed by the order's own delivery email.
         claimed = Payment.objects.filter(
-            pk=payment_id, status__in=Payment.CAPTURED, confirmation_sent_at__isnull=True
+            pk=payment_id,
+            purpose=Payment.Purpose.WALLET_TOPUP,
+            status__in=Payment.CAPTURED,
+            confirmation_sent_at__isnull=True,
         ).update(confirmation_sent_at=timezone.now())
         if not claimed:
             return False

@@ -14,11 +14,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 
-from billing.exceptions import PaymentError, TopupRefused
-from billing.gateways import GatewayError, checkout_gateway, checkout_methods
+from billing.exceptions import TopupRefused
+from billing.gateways import checkout_gateway, checkout_methods
 from billing.models import BonusTier, Payment
 from billing.money import UnsupportedCurrency, is_exact, minor_exponent, quantum
-from billing.services.payments import payment_capture
+from billing.services.payments import payment_capture, payment_checkout_open
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -136,35 +136,13 @@ def topup_start(
     if payment is None:
         # A double submit: the first request made the payment.
         payment = Payment.objects.get(customer=customer, request_token=request_token)
-        if payment.redirect_url or not payment.is_open:
-            return payment
-    try:
-        checkout = gateway.checkout_start(
-            payment=payment,
-            return_url=return_url(payment),
-            cancel_url=cancel_url,
-            webhook_url=webhook_url,
-        )
-    except GatewayError as exc:
-        Payment.objects.filter(pk=payment.pk, status__in=Payment.OPEN).update(
-            status=Payment.Status.FAILED,
-            failure_message=str(exc)[:500],
-            settled_at=timezone.now(),
-            updated_at=timezone.now(),
-        )
-        raise PaymentError(
-            _("The payment could not be started. Nothing was charged; please try again.")
-        ) from exc
-    Payment.objects.filter(pk=payment.pk, status=Payment.Status.CREATED).update(
-        status=Payment.Status.PENDING,
-        redirect_url=checkout.redirect_url,
-        gateway_session_id=checkout.session_id,
-        gateway_payment_id=checkout.payment_id,
-        gateway_customer_id=checkout.customer_id,
-        updated_at=timezone.now(),
+    return payment_checkout_open(
+        payment=payment,
+        gateway=gateway,
+        return_url=return_url(payment),
+        cancel_url=cancel_url,
+        webhook_url=webhook_url,
     )
-    payment.refresh_from_db()
-    return payment
 
 
 @transaction.atomic(durable=True)

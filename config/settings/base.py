@@ -201,6 +201,30 @@ SIMDESK_TOPUP_LIMITS: dict[str, dict] = env.json(
     },
 )
 
+# --- Orders, refunds, receipts ----------------------------------------------
+# An order not paid within this many minutes is canceled and its coupon use given back.
+SIMDESK_ORDER_PAYMENT_MINUTES = env.int("SIMDESK_ORDER_PAYMENT_MINUTES", default=60)
+# An order waiting for stock this long is refunded to the customer's wallet.
+SIMDESK_AWAITING_STOCK_HOURS = env.int("SIMDESK_AWAITING_STOCK_HOURS", default=24)
+# Customers may ask for a refund of an eSIM not yet installed within this many days.
+SIMDESK_REFUND_WINDOW_DAYS = env.int("SIMDESK_REFUND_WINDOW_DAYS", default=14)
+# The same add-on for the same card within this many minutes asks for confirmation first.
+SIMDESK_REPEAT_PURCHASE_MINUTES = env.int("SIMDESK_REPEAT_PURCHASE_MINUTES", default=10)
+# The seller printed on receipts.
+SIMDESK_SELLER: dict = env.json(
+    "SIMDESK_SELLER",
+    default={
+        "name": "Simdesk eSIM",
+        "address": "",
+        "tax_id": "",
+        "email": "support@simdesk.localhost",
+        "website": "",
+    },
+)
+# Prices include tax; with a rate set, receipts show the tax included, e.g.
+# SIMDESK_TAX='{"label": "VAT", "rate": "20"}'. Empty rate: no tax line.
+SIMDESK_TAX: dict = env.json("SIMDESK_TAX", default={"label": "", "rate": ""})
+
 # --- Static files -----------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -245,6 +269,7 @@ CELERY_BEAT_SCHEDULE = {
     "low-stock-check": {"task": "catalog.plans_low_stock_check_task", "schedule": 3600.0},
     "payments-pending-sweep": {"task": "billing.payments_pending_sweep_task", "schedule": 60.0},
     "gateway-events-sweep": {"task": "billing.gateway_events_sweep_task", "schedule": 60.0},
+    "orders-sweep": {"task": "billing.orders_sweep_task", "schedule": 300.0},
 }
 
 # --- Logging ----------------------------------------------------------------

@@ -1,4 +1,4 @@
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from io import StringIO
 
 import pytest
@@ -7,10 +7,11 @@ from django.db.models import Sum
 from djmoney.money import Money
 
 from accounts.models import User
-from billing.models import BonusTier, JournalEntry, LedgerAccount
+from billing.models import BonusTier, Coupon, JournalEntry, LedgerAccount, OrderLine
 from billing.selectors.ledger import wallet_balance
+from billing.services.orders import LineRequest, order_quote
 from billing.services.topups import topup_bonus
-from catalog.models import EsimProfile
+from catalog.models import EsimProfile, Plan
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +52,21 @@ def test_seed_demo_adds_the_bonus_tiers_once_and_keeps_staff_edits():
     assert topup_bonus(Money("1000.00", "CNY"))[1] == Money("80.00", "CNY")
     assert topup_bonus(Money("999.99", "CNY"))[1] == Money("49.99", "CNY")
     assert topup_bonus(Money("299.99", "CNY"))[1] == Money("0", "CNY")
+
+
+def test_seed_demo_adds_coupons_that_apply_at_checkout():
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())
+    alice = User.objects.get(email="alice@simdesk.test")
+    plan = Plan.objects.filter(kind=Plan.Kind.DATA, prices__price_currency="USD").first()
+    assert plan is not None
+
+    quote = order_quote(
+        customer=alice,
+        currency="USD",
+        lines=[LineRequest(kind=OrderLine.Kind.ESIM, plan=plan)],
+        coupon_code="welcome10",
+    )
+
+    assert Coupon.objects.filter(code__in=["WELCOME10", "TRAVEL5"]).count() == 2
+    assert quote.discount == (quote.subtotal / 10).quantize(Decimal("0.01"), ROUND_DOWN) > 0

@@ -38,7 +38,7 @@ def sign_in(page: Page, live_server, email: str) -> None:
 def start_topup(page: Page, live_server, *, bonus_on_60: str) -> None:
     """From the header's Wallet link to the sandbox page, for 100 USD."""
     page.get_by_role("navigation").get_by_role("link", name="Wallet").click()
-    page.get_by_role("link", name="Top up").click()
+    page.get_by_role("link", name="Top up", exact=True).click()
     page.wait_for_url(f"{live_server.url}/wallet/topup/")
     expect(page.locator("#topup-limits")).to_have_text("Minimum 5.00 USD, maximum 500.00 USD")
     expect(page.get_by_label("Test gateway")).to_be_checked()

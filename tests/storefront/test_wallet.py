@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from djmoney.money import Money
 
-from billing.models import Payment
+from billing.models import Order, Payment
 from billing.services.topups import counter_topup_record
 from tests.factories import UserFactory
 
@@ -122,7 +122,10 @@ def test_history_lists_every_top_up_newest_first_with_its_status(signed_in, cust
     paid = payment_make(
         customer, "100.00", status=Status.SUCCEEDED, bonus=Decimal("5"), minutes_ago=20
     )
-    payment_make(customer, "99.00", purpose=Payment.Purpose.ORDER, minutes_ago=10)
+    order = Order.objects.create(
+        customer=customer, currency="USD", subtotal=Decimal("99"), total=Decimal("99")
+    )
+    payment_make(customer, "99.00", purpose=Payment.Purpose.ORDER, order=order, minutes_ago=10)
     payment_make(UserFactory(), "77.00", status=Status.SUCCEEDED)
     counter = counter_topup(customer, clerk, "30")
 

@@ -23,6 +23,7 @@ class Command(BaseCommand):
             f"{email} {money.amount} {money.currency}" for email, money in ledger.wallets
         )
         self.stdout.write(f"Demo ledger: {ledger.entries} journal entries; wallets: {wallets}.")
+        self.stdout.write("Demo coupons: WELCOME10 (10% off), TRAVEL5 (5 USD off from 20 USD).")
         if catalog.unpriced_currencies:
             self.stdout.write(
                 self.style.WARNING(

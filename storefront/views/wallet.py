@@ -2,9 +2,11 @@
 call, then a redirect or a page. Payments are looked up through the customer's own selectors,
 so another customer's top-up is a 404."""
 
+import re
 from typing import Any, cast
 from uuid import UUID
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -20,15 +22,27 @@ from billing.models import Payment
 from billing.selectors.ledger import wallet_balance, wallet_balances
 from billing.selectors.payments import customer_receipt, customer_topup, customer_topups
 from billing.services.topups import topup_currencies, topup_start
-
-from .forms import TopupForm, default_topup_currency
+from catalog.selectors import plans_featured
+from storefront.forms.topup import OTHER, TopupForm, default_topup_currency
 
 LATEST_TOPUPS = 5
+HOME_PLANS = 12
 HISTORY_PAGE_SIZE = 20
+AMOUNT_PARAM = re.compile(r"\d{1,12}(\.\d{1,2})?")
 
 
 class HomeView(TemplateView):
+    """The home page: what Simdesk does and a first list of plans to buy."""
+
     template_name = "storefront/home.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        currency = settings.SIMDESK_DEFAULT_CURRENCY
+        if self.request.user.is_authenticated:
+            currency = _customer(self.request).preferred_currency or currency
+        return super().get_context_data(
+            plans=plans_featured(currency=currency, limit=HOME_PLANS), currency=currency, **kwargs
+        )
 
 
 def _customer(request: HttpRequest) -> User:
@@ -62,7 +76,12 @@ class TopupView(VerifiedEmailRequiredMixin, View):
     template_name = "storefront/topup.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return self.render(request, TopupForm(currency=self.currency(request)))
+        # ?amount= (the order page's "top up the difference") fills in the other amount.
+        amount = request.GET.get("amount", "")
+        initial = (
+            {"preset": OTHER, "custom_amount": amount} if AMOUNT_PARAM.fullmatch(amount) else {}
+        )
+        return self.render(request, TopupForm(currency=self.currency(request), initial=initial))
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = TopupForm(request.POST, currency=self.currency(request))
@@ -158,4 +177,6 @@ class TopupReceiptView(VerifiedEmailRequiredMixin, View):
         payment = customer_receipt(user=_customer(request), public_id=public_id)
         if payment is None:
             raise Http404
-        return render(request, self.template_name, {"payment": payment})
+        return render(
+            request, self.template_name, {"payment": payment, "seller": settings.SIMDESK_SELLER}
+        )
