@@ -17,6 +17,8 @@ import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from bench.threads import threads_run
+
 if TYPE_CHECKING:  # bench.figures imports this module
     from accounts.models import User
     from bench.figures import BenchContext, Measurement
@@ -135,14 +137,7 @@ def debits_measure(ctx: "BenchContext") -> "Measurement":
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=work, args=(index,)) for index in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        first = next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), None)
-        raise RuntimeError(f"{len(errors)} of {THREADS} threads failed") from first or errors[0]
+    threads_run(work, errors, THREADS)
 
     elapsed = max(ends) - timing["start"]
     debits = sum(counts)

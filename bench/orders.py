@@ -20,6 +20,8 @@ import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
+from bench.threads import threads_run
+
 if TYPE_CHECKING:  # bench.figures imports this module
     from redis import Redis
 
@@ -196,14 +198,7 @@ def measure(ctx: "BenchContext") -> "Measurement":
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=work, args=(thread,)) for thread in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        first = next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), None)
-        raise RuntimeError(f"{len(errors)} of {THREADS} threads failed") from first or errors[0]
+    threads_run(work, errors, THREADS)
 
     elapsed = max(ends) - timing["start"]
     checkouts = sum(counts)
