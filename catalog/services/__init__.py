@@ -16,10 +16,9 @@ from djmoney.money import Money
 
 from accounts.models import User
 from accounts.roles import RESELLER_STAFF
-
-from .exceptions import CardUnavailable, InvalidStatusTransition, OutOfStock
-from .models import CardBinding, EsimProfile, Plan, PlanPrice, PlanPriceChange
-from .selectors import card_get
+from catalog.exceptions import CardUnavailable, InvalidStatusTransition, OutOfStock
+from catalog.models import CardBinding, EsimProfile, Plan, PlanPrice, PlanPriceChange
+from catalog.selectors import card_get
 
 Status = EsimProfile.Status
 
