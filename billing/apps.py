@@ -11,11 +11,16 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         # Registers the confirmation step of order payments with the payments service.
         import billing.services.orders  # noqa: F401
-        from billing.receivers import profiles_imported_receiver, stock_arrived_receiver
+        from billing.receivers import (
+            profiles_imported_receiver,
+            stock_arrived_receiver,
+            usage_recorded_receiver,
+        )
         from billing.services.ledger import system_accounts_forget
-        from catalog.signals import profiles_imported
+        from catalog.signals import profiles_imported, usage_recorded
 
         profiles_imported.connect(profiles_imported_receiver, dispatch_uid="billing-inventory")
         profiles_imported.connect(stock_arrived_receiver, dispatch_uid="billing-awaiting-stock")
+        usage_recorded.connect(usage_recorded_receiver, dispatch_uid="billing-usage-notices")
         # A flush (tests) deletes the system accounts and then sends post_migrate.
         post_migrate.connect(system_accounts_forget, dispatch_uid="billing-forget-accounts")

@@ -1,5 +1,6 @@
 """Demo money for `make run`: the demo stock on the books, something in the customers' wallets,
-the shop's top-up bonus tiers and two coupons.
+the shop's top-up bonus tiers, two coupons, and an eSIM for each demo customer bought from the
+wallet and well into its period (Wang Fang's is a number-keeping card that renews itself).
 
 Idempotent: every entry has a fixed key and every tier a fixed name, so running the seed again
 adds nothing new (and leaves a tier staff have since edited as they left it).
@@ -7,18 +8,23 @@ adds nothing new (and leaves a tier staff have since edited as they left it).
 
 import contextlib
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Sum
+from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
 from billing.exceptions import IdempotencyConflict
-from billing.models import BonusTier, Coupon, JournalEntry, LedgerAccount
+from billing.models import BonusTier, Coupon, Delivery, JournalEntry, LedgerAccount, OrderLine
 from billing.services.inventory import inventory_post
+from billing.services.orders import LineRequest, order_create, order_pay_wallet_locked
+from billing.services.renewals import auto_renewal_set
 from billing.services.wallets import wallet_credit, wallet_get
-from catalog.models import EsimProfile
+from catalog.models import EsimProfile, Plan
+from catalog.services.bundles import profile_first_use
 
 Purpose = LedgerAccount.Purpose
 
@@ -27,6 +33,12 @@ WALLETS = [
     ("alice@simdesk.test", "USD", "25.00"),
     ("wang.fang@simdesk.test", "CNY", "200.00"),
 ]
+
+# The demo eSIM each customer owns: (kind of plan, country).
+DEMO_ESIMS = {
+    "alice@simdesk.test": (Plan.Kind.DATA, "JP"),
+    "wang.fang@simdesk.test": (Plan.Kind.NUMBER_KEEPING, "CN"),
+}
 
 # (name, currency, from amount, percent): bonus credit on larger wallet top-ups.
 BONUS_TIERS = [
@@ -67,9 +79,51 @@ def demo_ledger_seed() -> DemoLedgerSummary:
             kind=JournalEntry.Kind.COUNTER_TOPUP,
             memo="Demo: cash top-up at the counter",
         )
-        wallet.refresh_from_db()
-        wallets.append((email, wallet.balance_money))
+    for email, currency, _amount in WALLETS:
+        _demo_esim_create(email, currency)
+    for email, currency, _amount in WALLETS:
+        user = User.objects.filter(email=email).first()
+        if user is not None:
+            wallet = wallet_get(user=user, currency=currency)
+            wallets.append((email, wallet.balance_money))
     return DemoLedgerSummary(JournalEntry.objects.count(), wallets)
+
+
+def _demo_esim_create(email: str, currency: str) -> None:
+    """The customer's demo eSIM, bought from the wallet, its period ending in 2 days; once."""
+    user = User.objects.filter(email=email).first()
+    kind, country = DEMO_ESIMS[email]
+    plan = (
+        Plan.objects.filter(
+            kind=kind, country=country, is_active=True, prices__price_currency=currency
+        )
+        .order_by("validity_days", "code")
+        .first()
+    )
+    if user is None or plan is None or user.esims.exists():
+        return
+    order = order_create(
+        customer=user, currency=currency, lines=[LineRequest(kind=OrderLine.Kind.ESIM, plan=plan)]
+    )
+    wallet = wallet_get(user=user, currency=currency)
+    LedgerAccount.objects.select_for_update().get(pk=wallet.pk)
+    # The shop's gift for the demo eSIM, so the wallet still shows its demo amount.
+    wallet_credit(
+        wallet=wallet,
+        amount=order.total_money,
+        source=Purpose.PROMOTIONS,
+        idempotency_key=f"demo:esim-gift:{email}",
+        kind=JournalEntry.Kind.ADJUSTMENT,
+        memo="Demo: the first eSIM is on the shop",
+    )
+    order_pay_wallet_locked(order, wallet, idempotency_key=f"order:{order.pk}:sale")
+    delivery = Delivery.objects.filter(line__order=order).select_related("profile").first()
+    if delivery is None:  # no demo stock left for the plan
+        return
+    started = timezone.now() - timedelta(days=plan.validity_days) + timedelta(days=2)
+    profile_first_use(profile=delivery.profile, at=started)
+    if kind == Plan.Kind.NUMBER_KEEPING:
+        auto_renewal_set(customer=user, profile=delivery.profile, plan=plan, currency=currency)
 
 
 def _demo_stock_post() -> None:

@@ -17,3 +17,11 @@ def stock_arrived_receiver(**_kwargs: Any) -> None:
     from billing.tasks import orders_awaiting_stock_task
 
     transaction.on_commit(orders_awaiting_stock_task.delay)
+
+
+def usage_recorded_receiver(*, bundle_ids: list[int], **_kwargs: Any) -> None:
+    """The 80% and 100% notices go out once the usage batch commits."""
+    from billing.tasks import usage_notices_send_task
+
+    if bundle_ids:
+        transaction.on_commit(lambda: usage_notices_send_task.delay(bundle_ids))

@@ -6,9 +6,21 @@ import urllib.request
 
 from celery import Task, shared_task
 from django.db import OperationalError
+from django.utils import timezone
 
+from billing.gateways import GatewayError
 from billing.gateways.signing import SIGNATURE_HEADER, signature_header
-from billing.services import delivery, fulfilment, orders, payments, refunds, webhooks
+from billing.selectors import renewals as renewal_selectors
+from billing.services import (
+    delivery,
+    fulfilment,
+    orders,
+    payments,
+    refunds,
+    reminders,
+    renewals,
+    webhooks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -179,3 +191,69 @@ def refund_notice_send_task(self: Task, refund_id: int) -> None:
     except Exception as exc:
         logger.warning("refund notice %s failed: %s", refund_id, type(exc).__name__)
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=30)) from exc
+
+
+# --- Renewals and reminders -------------------------------------------------------------
+
+
+@shared_task(name="billing.renewals_sweep_task", ignore_result=True)
+def renewals_sweep_task() -> int:
+    """Open the periods due for auto-renewal, then one attempt task per renewal due."""
+    renewals.renewals_open()
+    ids = renewals.renewals_due()
+    for renewal_id in ids:
+        renewal_attempt_task.delay(renewal_id)
+    return len(ids)
+
+
+@shared_task(
+    bind=True,
+    name="billing.renewal_attempt_task",
+    max_retries=3,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def renewal_attempt_task(self: Task, renewal_id: int) -> None:
+    """Charge one period; a duplicate delivery or a rerun after a lost worker charges nothing
+    more. Transient gateway or database errors retry; the sweep picks up what still fails."""
+    try:
+        renewals.renewal_attempt(renewal_id=renewal_id)
+    except (GatewayError, OperationalError) as exc:
+        logger.warning("renewal %s attempt failed: %s", renewal_id, type(exc).__name__)
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=60)) from exc
+
+
+@shared_task(bind=True, name="billing.renewal_notice_send_task", max_retries=5)
+def renewal_notice_send_task(self: Task, renewal_id: int) -> None:
+    try:
+        reminders.renewal_notice_send(renewal_id=renewal_id)
+    except OSError as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=60)) from exc
+
+
+@shared_task(name="billing.reminders_sweep_task", ignore_result=True)
+def reminders_sweep_task() -> int:
+    """Expiry reminders due, and usage notices whose task was lost: one task each."""
+    due = renewal_selectors.expiry_reminders_due(now=timezone.now())
+    for bundle_id, kind in due:
+        expiry_reminder_send_task.delay(bundle_id, kind)
+    usage = renewal_selectors.usage_notices_due()
+    if usage:
+        usage_notices_send_task.delay(usage)
+    return len(due) + len(usage)
+
+
+@shared_task(bind=True, name="billing.expiry_reminder_send_task", max_retries=5)
+def expiry_reminder_send_task(self: Task, bundle_id: int, kind: str) -> None:
+    try:
+        reminders.expiry_reminder_send(bundle_id=bundle_id, kind=kind)
+    except OSError as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=60)) from exc
+
+
+@shared_task(bind=True, name="billing.usage_notices_send_task", max_retries=5)
+def usage_notices_send_task(self: Task, bundle_ids: list[int]) -> None:
+    try:
+        reminders.usage_notices_send(bundle_ids=bundle_ids)
+    except OSError as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=60)) from exc

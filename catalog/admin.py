@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import selectors, services
 from .admin_import import ProfileImportView
+from .admin_usage import UsageImportView
 from .exceptions import CatalogError
 from .forms import PlanAdminForm, price_field_name
 from .models import (
@@ -21,6 +22,7 @@ from .models import (
     Plan,
     PlanPriceChange,
     Region,
+    UsageRecord,
 )
 from .validation import mask_secret, normalize_iccid
 
@@ -214,6 +216,45 @@ class BundleAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # billing creates bundles
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(admin.ModelAdmin):
+    """Usage as the network reported it: read-only; new records come from the CSV import or
+    the upstream API."""
+
+    list_display = ("profile", "bundle", "recorded_at", "bytes_used", "source", "created_at")
+    list_filter = ("source",)
+    list_select_related = ("profile", "bundle")
+    search_fields = ("profile__iccid",)
+    search_help_text = _("An ICCID.")
+    date_hierarchy = "recorded_at"
+    fields = ("profile", "bundle", "recorded_at", "bytes_used", "source", "created_at")
+    readonly_fields = fields
+
+    def get_urls(self) -> list[URLPattern]:
+        view = UsageImportView.as_view(admin_site=self.admin_site, model_admin=self)
+        return [
+            path("import/", self.admin_site.admin_view(view), name="catalog_usagerecord_import"),
+            *super().get_urls(),
+        ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # records come from the import page or the API
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[UsageRecord], search_term: str
+    ) -> tuple[QuerySet[UsageRecord], bool]:
+        try:
+            return queryset.filter(profile__iccid=normalize_iccid(search_term)), False
+        except ValidationError:
+            return super().get_search_results(request, queryset, search_term)
 
 
 @admin.register(Device)

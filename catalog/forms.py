@@ -54,3 +54,24 @@ PlanAdminForm = type(
     (_PlanAdminFormBase,),
     {price_field_name(c): _price_field(c) for c in settings.SIMDESK_CURRENCIES},
 )
+
+
+USAGE_MAX_UPLOAD_MB = 20
+USAGE_FILE_HELP = _(
+    "UTF-8 CSV with the header iccid,time,bytes. Time in ISO 8601 with a time zone (for "
+    "example 2026-05-01T14:30:00Z); bytes a whole number. A file with any bad line is "
+    "refused whole; lines already imported are counted once."
+)
+USAGE_UPLOAD_TOO_LARGE = _("The file is larger than %(max)d MB. Split it into smaller files.")
+
+
+class UsageImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV file"), help_text=USAGE_FILE_HELP)
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if (upload.size or 0) > USAGE_MAX_UPLOAD_MB * 1024 * 1024:
+            raise forms.ValidationError(
+                USAGE_UPLOAD_TOO_LARGE, code="too_large", params={"max": USAGE_MAX_UPLOAD_MB}
+            )
+        return upload

@@ -6,6 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from djmoney.models.fields import MoneyField
 
+MB = 1024 * 1024
+
 
 class LocalizedNameMixin(models.Model):
     """An English name and a Chinese one; staff fill both, customers see theirs."""
@@ -319,6 +321,19 @@ class Bundle(models.Model):
         verbose_name = _("bundle")
         verbose_name_plural = _("bundles")
         ordering = ["profile", "created_at"]
+        indexes = [
+            # The lifecycle sweep: running bundles by end, queued ones by start.
+            models.Index(
+                fields=["ends_at"],
+                condition=Q(status__in=["active", "depleted"]),
+                name="catalog_bundle_running_end",
+            ),
+            models.Index(
+                fields=["profile", "id"],
+                condition=Q(status="queued"),
+                name="catalog_bundle_queued",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 name="catalog_bundle_ends_after_start",
@@ -330,6 +345,46 @@ class Bundle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan_id} on {self.profile_id} ({self.status})"
+
+    @property
+    def used_fraction(self) -> float | None:
+        """How much of the allowance is used, 0 to 1 (more when over); None when unlimited."""
+        if not self.data_allowance_mb:
+            return None
+        return self.data_used_bytes / (self.data_allowance_mb * MB)
+
+
+class UsageRecord(models.Model):
+    """Data a card used in one interval, as the network reported it. One per (card, time):
+    importing the same report twice counts it once."""
+
+    class Source(models.TextChoices):
+        IMPORT = "import", _("CSV import")
+        API = "api", _("Upstream system")
+
+    profile = models.ForeignKey(
+        EsimProfile, verbose_name=_("eSIM"), on_delete=models.PROTECT, related_name="usage"
+    )
+    bundle = models.ForeignKey(
+        Bundle, verbose_name=_("bundle"), on_delete=models.PROTECT, related_name="usage"
+    )
+    recorded_at = models.DateTimeField(_("time"))
+    bytes_used = models.PositiveBigIntegerField(_("bytes"))
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    created_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("usage record")
+        verbose_name_plural = _("usage records")
+        ordering = ["-recorded_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "recorded_at"], name="catalog_usage_one_per_time"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} {self.recorded_at:%Y-%m-%d %H:%M}: {self.bytes_used} B"
 
 
 class CardBinding(models.Model):

@@ -7,3 +7,6 @@ receiver that fails (billing's inventory posting) rolls the whole import back.
 from django.dispatch import Signal
 
 profiles_imported = Signal()  # sender: ImportBatch class; batch: the ImportBatch
+# sender: UsageRecord class; bundle_ids: the bundles whose data used was recounted. Sent
+# inside the batch's transaction.
+usage_recorded = Signal()

@@ -21,5 +21,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("me/", include("accounts.urls")),
     path("pay/", include("billing.urls")),
+    path("api/", include("catalog.urls")),
     path("", include("storefront.urls")),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from storefront.views import checkout, esims, wallet
+from storefront.views import checkout, esims, renewals, wallet
 
 app_name = "storefront"
 
@@ -41,6 +41,14 @@ urlpatterns = [
         checkout.OrderReceiptView.as_view(),
         name="order-receipt",
     ),
+    # --- Renewal, auto-renewal, plan change (storefront/views/renewals.py) ---
+    path("esims/<str:iccid>/renew/", renewals.EsimRenewView.as_view(), name="esim-renew"),
+    path(
+        "esims/<str:iccid>/auto-renew/",
+        renewals.EsimAutoRenewView.as_view(),
+        name="esim-auto-renew",
+    ),
+    path("esims/<str:iccid>/change/", renewals.EsimChangeView.as_view(), name="esim-change"),
     # --- My eSIMs, refunds, top-up by card number, bound cards (storefront/views/esims.py) ---
     path("esims/", esims.EsimListView.as_view(), name="esims"),
     path("esims/<str:iccid>/", esims.EsimDetailView.as_view(), name="esim-detail"),

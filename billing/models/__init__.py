@@ -1,8 +1,10 @@
 from billing.models.ledger import JournalEntry, LedgerAccount, Posting
 from billing.models.orders import Coupon, CouponRedemption, Delivery, Order, OrderLine, Refund
 from billing.models.payments import BonusTier, GatewayEvent, Payment, SandboxCharge
+from billing.models.renewals import AutoRenewal, Reminder, Renewal, renewal_key
 
 __all__ = [
+    "AutoRenewal",
     "BonusTier",
     "Coupon",
     "CouponRedemption",
@@ -15,5 +17,8 @@ __all__ = [
     "Payment",
     "Posting",
     "Refund",
+    "Reminder",
+    "Renewal",
     "SandboxCharge",
+    "renewal_key",
 ]

@@ -248,6 +248,7 @@ class OrderLine(models.Model):
         ESIM = "esim", _("New eSIM")
         ADDON = "addon", _("Top-up add-on")
         RENEWAL = "renewal", _("Renewal")
+        CHANGE = "change", _("Plan change")
 
     order = models.ForeignKey(
         Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="lines"
@@ -272,6 +273,9 @@ class OrderLine(models.Model):
     # The plan's name when ordered, so receipts read the same after a rename.
     description = models.CharField(_("description"), max_length=200)
     fulfilled_at = models.DateTimeField(_("fulfilled at"), null=True, blank=True)
+    # A plan change only: the new plan replaces the current bundle now (its unused share is
+    # credited to the wallet) rather than starting when it ends.
+    starts_now = models.BooleanField(_("starts now"), default=False)
 
     class Meta:
         verbose_name = _("order line")
@@ -280,7 +284,11 @@ class OrderLine(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=(Q(kind="esim") & Q(profile=None))
-                | (Q(kind__in=["addon", "renewal"]) & Q(profile__isnull=False) & Q(quantity=1)),
+                | (
+                    Q(kind__in=["addon", "renewal", "change"])
+                    & Q(profile__isnull=False)
+                    & Q(quantity=1)
+                ),
                 name="billing_orderline_kind_profile",
             ),
             models.CheckConstraint(

@@ -20,8 +20,10 @@ from django.db.models import Sum
 from django.utils import timezone
 from djmoney.money import Money
 
-from billing.models import Delivery, JournalEntry, LedgerAccount, Order, OrderLine
+from billing.models import AutoRenewal, Delivery, JournalEntry, LedgerAccount, Order, OrderLine
+from billing.selectors.renewals import card_running_bundle, plan_change_credit
 from billing.services.ledger import Line, ledger_post, system_account_get
+from billing.services.wallets import wallet_credit, wallet_get
 from catalog.exceptions import OutOfStock
 from catalog.models import Bundle, EsimProfile, Plan
 from catalog.selectors import bundle_to_extend
@@ -39,6 +41,10 @@ FULFILLABLE = (Status.PAID, Status.AWAITING_STOCK)
 def order_fulfil(*, order_id: int) -> Order:
     """Deliver what a paid order still owes; a no-op for an order fulfilled or not paid."""
     with transaction.atomic(durable=True):
+        # The wallet first, then the order: a plan change credits the wallet.
+        order = Order.objects.select_related("customer").get(pk=order_id)
+        wallet = wallet_get(user=order.customer, currency=order.currency)
+        LedgerAccount.objects.select_for_update().filter(pk=wallet.pk).get()
         order = Order.objects.select_for_update().get(pk=order_id)
         order_fulfil_locked(order)
     return order
@@ -119,12 +125,63 @@ def _card_deliver(line: OrderLine) -> None:
         else:
             # The running bundle ended between payment and delivery: queue it instead.
             extend = False
-    if not extend:
+    if line.kind == Kind.CHANGE and line.starts_now:
+        bundle = _plan_change_now(line, profile)
+    elif not extend:
         bundle = Bundle.objects.create(
             profile=profile, plan=plan, data_allowance_mb=plan.data_mb, **_queue_after(profile)
         )
+    if line.kind == Kind.CHANGE:
+        # Auto-renewal follows the card to its new plan.
+        AutoRenewal.objects.filter(profile=profile).update(plan=plan, updated_at=timezone.now())
     Delivery.objects.create(line=line, profile=profile, bundle=bundle)
     _cost_post(line, cast(Money, plan.wholesale_cost), credit=Purpose.SUPPLIER_PAYABLE)
+
+
+def _plan_change_now(line: OrderLine, profile: EsimProfile) -> Bundle:
+    """The new plan replaces the running bundle now: that one ends, its unused share (by days
+    or by data, whichever is smaller) goes to the wallet, and bundles queued after it follow
+    the new one instead."""
+    now = timezone.now()
+    plan = line.plan
+    current = card_running_bundle(profile)
+    if current is not None:
+        credit = plan_change_credit(bundle=current, now=now)
+        assert current.starts_at is not None
+        ends = max(now, current.starts_at + timedelta(seconds=1))
+        Bundle.objects.filter(pk=current.pk).update(status=Bundle.Status.EXPIRED, ends_at=ends)
+        if credit is not None and credit.amount > 0:
+            wallet_credit(
+                wallet=wallet_get(user=line.order.customer, currency=str(credit.currency)),
+                amount=credit,
+                source=Purpose.SALES_REFUNDS,
+                idempotency_key=f"orderline:{line.pk}:change-credit",
+                kind=JournalEntry.Kind.REFUND,
+                memo=f"Order {line.order.number}: unused share of {current.plan.code} "
+                f"on {profile.iccid}, changed to {plan.code}",
+            )
+    # A period whose data ran out ends now too (nothing to credit): left running to its old
+    # end, auto-renewal would charge for it then.
+    profile.bundles.filter(
+        status=Bundle.Status.DEPLETED, ends_at__gt=now, starts_at__lt=now
+    ).update(status=Bundle.Status.EXPIRED, ends_at=now)
+    bundle = Bundle.objects.create(
+        profile=profile,
+        plan=plan,
+        data_allowance_mb=plan.data_mb,
+        status=Bundle.Status.ACTIVE,
+        starts_at=now,
+        ends_at=now + timedelta(days=plan.validity_days),
+    )
+    queued = list(
+        profile.bundles.filter(status=Bundle.Status.QUEUED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if queued:
+        Bundle.objects.filter(pk=queued[0]).update(starts_at=bundle.ends_at)
+        Bundle.objects.filter(pk__in=queued[1:]).update(starts_at=None)
+    return bundle
 
 
 def _queue_after(profile: EsimProfile) -> dict[str, object]:

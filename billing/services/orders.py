@@ -21,6 +21,7 @@ from billing.exceptions import CouponRefused, OrderRefused, PaymentError
 from billing.gateways import checkout_gateway, checkout_methods
 from billing.models import Coupon, JournalEntry, LedgerAccount, Order, OrderLine, Payment
 from billing.money import quantum
+from billing.selectors.renewals import card_running_bundle, plan_change_credit
 from billing.services import payments
 from billing.services.coupons import (
     PricedLine,
@@ -55,6 +56,7 @@ class LineRequest:
     plan: Plan
     quantity: int = 1
     profile: EsimProfile | None = None
+    starts_now: bool = False  # a plan change only: replace the current bundle now
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def _price(plan: Plan, currency: str) -> Decimal:
     return cast(Money, price.price).amount
 
 
-def _line_check(line: LineRequest) -> None:
+def _line_check(line: LineRequest, currency: str) -> None:
     plan = line.plan
     if line.kind == Kind.ESIM:
         if plan.kind == Plan.Kind.TOPUP:
@@ -106,6 +108,8 @@ def _line_check(line: LineRequest) -> None:
         addon_check(addon=plan, profile=profile)
     elif line.kind == Kind.RENEWAL:
         renewal_check(plan=plan, profile=profile)
+    elif line.kind == Kind.CHANGE:
+        plan_change_check(plan=plan, profile=profile, currency=currency)
     else:
         raise OrderRefused(_("Unknown kind of order line."))
 
@@ -132,6 +136,22 @@ def renewal_check(*, plan: Plan, profile: EsimProfile) -> None:
         raise OrderRefused(_("%(plan)s cannot renew this card.") % {"plan": plan.display_name})
 
 
+def plan_change_check(*, plan: Plan, profile: EsimProfile, currency: str) -> None:
+    """OrderRefused unless the card may change to `plan`, paid in `currency`: a plan for the
+    same coverage other than the one running, in the currency the running one was paid in
+    (its unused share is credited to that wallet)."""
+    renewal_check(plan=plan, profile=profile)
+    running = card_running_bundle(profile)
+    if running is not None and running.plan_id == plan.pk:
+        raise OrderRefused(_("This is the card's current plan: renew it instead."))
+    credit = plan_change_credit(bundle=running)
+    if credit is not None and str(credit.currency) != currency:
+        raise OrderRefused(
+            _("Pay for the change in %(currency)s, the currency the current plan was paid in.")
+            % {"currency": credit.currency}
+        )
+
+
 def _tax(total: Decimal, currency: str) -> tuple[Decimal, str]:
     """The tax included in `total` when the seller shows one (SIMDESK_TAX), else nothing."""
     config = settings.SIMDESK_TAX
@@ -153,7 +173,7 @@ def order_quote(
     if not lines:
         raise OrderRefused(_("The order is empty."))
     for line in lines:
-        _line_check(line)
+        _line_check(line, currency)
     unit_prices = [_price(line.plan, currency) for line in lines]
     priced = [
         PricedLine(plan_id=line.plan.pk, subtotal=price * line.quantity)
@@ -195,6 +215,24 @@ def order_place(
 
     The same `request_token` gives back the order it already placed (a double submit).
     """
+    return order_create(
+        customer=customer,
+        currency=currency,
+        lines=lines,
+        coupon_code=coupon_code,
+        request_token=request_token,
+    )
+
+
+def order_create(
+    *,
+    customer: "User",
+    currency: str,
+    lines: Sequence[LineRequest],
+    coupon_code: str = "",
+    request_token: UUID | None = None,
+) -> Order:
+    """The work of order_place inside the caller's transaction (auto-renewal's)."""
     if request_token is not None:
         existing = Order.objects.filter(customer=customer, request_token=request_token).first()
         if existing is not None:
@@ -235,6 +273,7 @@ def order_place(
             discount=quote.discounts[i],
             total=quote.line_total(i),
             description=line.plan.name,
+            starts_now=line.starts_now,
         )
         for i, line in enumerate(lines)
     )
@@ -263,18 +302,24 @@ def order_pay_wallet(*, order: Order) -> Order:
     order = Order.objects.select_for_update().get(pk=order.pk)
     if not _payable(order):
         return order
+    order_pay_wallet_locked(order, wallet, idempotency_key=f"order:{order.pk}:sale")
+    return order
+
+
+def order_pay_wallet_locked(order: Order, wallet: LedgerAccount, *, idempotency_key: str) -> None:
+    """Debit the wallet for the order, mark it paid and deliver it: inside the caller's
+    transaction, with the wallet and then the order locked."""
     if order.total > 0:
         wallet_debit(
             wallet=wallet,
             amount=order.total_money,
             destination=Purpose.SALES_REVENUE,
-            idempotency_key=f"order:{order.pk}:sale",
+            idempotency_key=idempotency_key,
             kind=JournalEntry.Kind.PURCHASE,
             memo=f"Order {order.number}",
         )
     _order_mark_paid(order, paid_with=Order.PaidWith.WALLET)
     order_fulfil_locked(order)
-    return order
 
 
 def _order_mark_paid(order: Order, *, paid_with: str, payment: Payment | None = None) -> None:
@@ -392,12 +437,17 @@ def order_cancel(*, order_id: int) -> Order:
     """Cancel an unpaid order and give back its coupon use. An order with a payment still
     open at the gateway waits: the payment sweeper settles that payment first."""
     order = Order.objects.select_for_update().get(pk=order_id)
+    order_cancel_locked(order)
+    return order
+
+
+def order_cancel_locked(order: Order) -> None:
+    """The work of order_cancel, with the order locked by the caller."""
     if order.status != Status.PENDING_PAYMENT:
-        return order
+        return
     if Payment.objects.filter(order=order, status__in=Payment.OPEN).exists():
-        return order
+        return
     order.status = Status.CANCELED
     order.canceled_at = timezone.now()
     order.save(update_fields=["status", "canceled_at"])
     coupon_release(order=order)
-    return order

@@ -225,6 +225,20 @@ SIMDESK_SELLER: dict = env.json(
 # SIMDESK_TAX='{"label": "VAT", "rate": "20"}'. Empty rate: no tax line.
 SIMDESK_TAX: dict = env.json("SIMDESK_TAX", default={"label": "", "rate": ""})
 
+# --- Renewals, reminders, usage ---------------------------------------------
+# Auto-renewal charges a card's next period this many hours before the current one ends.
+SIMDESK_RENEWAL_LEAD_HOURS = env.int("SIMDESK_RENEWAL_LEAD_HOURS", default=24)
+# After a failed auto-renewal, try again after each of these delays (hours); after the last
+# failure auto-renewal is turned off and the customer gets a final notice.
+SIMDESK_RENEWAL_RETRY_HOURS: list[int] = [
+    int(hours) for hours in env.list("SIMDESK_RENEWAL_RETRY_HOURS", default=["6", "18"])
+]
+# Upstream systems post usage to /api/usage/ with "Authorization: Bearer <token>"; empty:
+# the endpoint is off (staff can still import usage CSV files in the admin).
+SIMDESK_USAGE_API_TOKEN = env("SIMDESK_USAGE_API_TOKEN", default="")
+# Where customers reach the site: links in emails (the one-click renew link) start with it.
+SIMDESK_SITE_URL = env("SIMDESK_SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
 # --- Static files -----------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -270,6 +284,9 @@ CELERY_BEAT_SCHEDULE = {
     "payments-pending-sweep": {"task": "billing.payments_pending_sweep_task", "schedule": 60.0},
     "gateway-events-sweep": {"task": "billing.gateway_events_sweep_task", "schedule": 60.0},
     "orders-sweep": {"task": "billing.orders_sweep_task", "schedule": 300.0},
+    "bundles-advance": {"task": "catalog.bundles_advance_task", "schedule": 300.0},
+    "renewals-sweep": {"task": "billing.renewals_sweep_task", "schedule": 600.0},
+    "reminders-sweep": {"task": "billing.reminders_sweep_task", "schedule": 900.0},
 }
 
 # --- Logging ----------------------------------------------------------------

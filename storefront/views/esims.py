@@ -51,6 +51,7 @@ from storefront.forms.cards import (
     option_value,
     page_currency,
 )
+from storefront.views.renewals import card_renewable, is_number_keeping, renewal_panel_context
 
 
 def _customer(request: HttpRequest) -> User:
@@ -74,6 +75,8 @@ class EsimListView(VerifiedEmailRequiredMixin, View):
                     "profile": profile,
                     "current": card_current_bundle(bundles),
                     "expiry": card_expiry(bundles),
+                    "renewable": card_renewable(profile),
+                    "number_keeping": is_number_keeping(profile),
                 }
             )
         return render(request, self.template_name, {"rows": rows})
@@ -128,6 +131,7 @@ class EsimDetailView(VerifiedEmailRequiredMixin, View):
                 "topup_url": reverse("storefront:card-topup")
                 + "?"
                 + urlencode({"iccid": profile.iccid}),
+                **renewal_panel_context(request, profile),
             },
         )
 

@@ -29,11 +29,17 @@ def test_seed_demo_puts_the_stock_on_the_books_and_money_in_wallets_once():
     wang = User.objects.get(email="wang.fang@simdesk.test")
     assert wallet_balance(user=alice, currency="USD").amount == Decimal("25.00")
     assert wallet_balance(user=wang, currency="CNY").amount == Decimal("200.00")
-    stock = EsimProfile.objects.filter(wholesale_cost_currency="USD").aggregate(
+    # Each demo customer owns one eSIM bought from the wallet (a gift covered it): the stock
+    # on the books is what was not sold.
+    stock = EsimProfile.objects.filter(wholesale_cost_currency="USD", status="available").aggregate(
         total=Sum("wholesale_cost")
     )["total"]
     inventory = LedgerAccount.objects.get(purpose="esim_inventory", currency="USD")
     assert inventory.balance == stock > 0
+    assert alice.esims.get().bundles.get().status == "active"
+    wang_card = wang.esims.get()
+    assert wang_card.plan.kind == Plan.Kind.NUMBER_KEEPING
+    assert wang_card.auto_renewal.enabled
 
 
 def test_seed_demo_adds_the_bonus_tiers_once_and_keeps_staff_edits():
