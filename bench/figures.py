@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from bench import catalog_import, ledger, orders, webhooks
+from bench import catalog_import, ledger, orders, renewals, webhooks
 
 Baseline = Literal["pgbench_tps", "django_bare_rps"]
 PGBENCH_TPS: Baseline = "pgbench_tps"
@@ -195,5 +195,13 @@ FIGURES: list[Figure] = [
         ledger.trial_balance_measure,
         unit="trial balances/s",
         setup=ledger.seed_setup,
+    ),
+    rate(
+        "auto_renewals",
+        "Auto-renewal sweep over 10,000 due cards paid from wallets, a Celery worker with 2 "
+        "processes, once (goal: 60 s or less)",
+        renewals.measure,
+        unit="renewals/s",
+        setup=renewals.setup,
     ),
 ]

@@ -43,6 +43,10 @@ STRIPE_SECRET_KEY = ""  # the sandbox gateway, whatever the shell exports
 
 STAFF_MFA_REQUIRED = False
 
+# The emails the figures cause (auto_renewals' worker sends receipts) are built, not sent: an
+# SMTP server or var/mail files would be measured instead.
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
 # Production's static storage, so `{% static %}` costs what it costs there; `bench.run`
 # collects into its scratch directory (BENCH_STATIC_ROOT).
 STATIC_ROOT = Path(env("BENCH_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
