@@ -21,6 +21,7 @@ from typing import cast
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -28,7 +29,7 @@ from djmoney.money import Money
 
 from accounts.models import User
 from billing.exceptions import OrderError, OrderRefused
-from billing.gateways import GatewayError, gateway_get
+from billing.gateways import gateway_get
 from billing.models import AutoRenewal, LedgerAccount, Order, OrderLine, Payment, Renewal
 from billing.models import renewal_key as make_key
 from billing.selectors.renewals import periods_due_for_renewal, saved_card
@@ -157,17 +158,14 @@ def renewal_attempt(*, renewal_id: int) -> Renewal:
     Safe to run twice, at once or after a worker died at any point."""
     payment = _attempt_begin(renewal_id)
     if payment is not None:
-        try:
-            update = gateway_get(payment.gateway).saved_method_charge(
-                payment=payment,
-                customer=payment.customer,
-                customer_id=payment.gateway_customer_id,
-                method_id=payment.gateway_method_id,
-            )
-        except GatewayError:
-            # Unreachable or refused for a reason of its own: the payment stays open and the
-            # next run (the task's retry, or the sweep) resumes this same charge.
-            raise
+        # A GatewayError (unreachable, refused for a reason of its own) leaves the payment
+        # open: the next run (the task's retry, or the sweep) resumes this same charge.
+        update = gateway_get(payment.gateway).saved_method_charge(
+            payment=payment,
+            customer=payment.customer,
+            customer_id=payment.gateway_customer_id,
+            method_id=payment.gateway_method_id,
+        )
         payment_update_apply(payment=payment, update=update)
         _attempt_finish(renewal_id)
     return Renewal.objects.get(pk=renewal_id)
@@ -288,12 +286,17 @@ def _not_needed(renewal: Renewal) -> str:
         return "auto-renewal was turned off"
     if profile.status not in USABLE_CARD_STATUSES:
         return "the card has expired or was voided"
-    covered = Bundle.objects.filter(profile=profile, status=Bundle.Status.QUEUED).exists() or (
-        Bundle.objects.filter(
-            profile=profile,
-            status__in=(Bundle.Status.ACTIVE, Bundle.Status.DEPLETED),
-            ends_at__gt=renewal.period_start,
-        ).exists()
+    # A period queued after this one, or a running one lasting past its start (a plan change).
+    covered = (
+        Bundle.objects.filter(profile=profile)
+        .filter(
+            Q(status=Bundle.Status.QUEUED)
+            | Q(
+                status__in=(Bundle.Status.ACTIVE, Bundle.Status.DEPLETED),
+                ends_at__gt=renewal.period_start,
+            )
+        )
+        .exists()
     )
     return "the period was already renewed" if covered else ""
 

@@ -20,7 +20,6 @@ from django.views import View
 from djmoney.money import Money
 
 from accounts.mixins import VerifiedEmailRequiredMixin
-from accounts.models import User
 from billing.exceptions import InsufficientFunds, OrderError, PaymentError
 from billing.gateways import checkout_gateway
 from billing.models import Order
@@ -44,13 +43,10 @@ from storefront.forms.checkout import (
     plan_currencies,
     plan_currency,
 )
+from storefront.views.common import customer_of
 
 ORDERS_PAGE_SIZE = 20
 MB_PER_GB = 1024
-
-
-def _customer(request: HttpRequest) -> User:
-    return cast(User, request.user)
 
 
 def _plan_or_404(code: str) -> Plan:
@@ -61,7 +57,7 @@ def _plan_or_404(code: str) -> Plan:
 
 
 def _order_or_404(request: HttpRequest, public_id: UUID) -> Order:
-    order = customer_order(user=_customer(request), public_id=public_id)
+    order = customer_order(user=customer_of(request), public_id=public_id)
     if order is None:
         raise Http404
     return order
@@ -115,7 +111,7 @@ class CheckoutView(VerifiedEmailRequiredMixin, View):
 
     def get(self, request: HttpRequest, code: str) -> HttpResponse:
         plan = _plan_or_404(code)
-        customer = _customer(request)
+        customer = customer_of(request)
         currency = plan_currency(plan, request.GET.get("currency", ""), customer.preferred_currency)
         form = CheckoutForm(plan=plan, customer=customer, currency=currency)
         return self.render(request, form)
@@ -123,12 +119,12 @@ class CheckoutView(VerifiedEmailRequiredMixin, View):
     def post(self, request: HttpRequest, code: str) -> HttpResponse:
         plan = _plan_or_404(code)
         preview = request.POST.get("action") == APPLY
-        form = CheckoutForm(request.POST, plan=plan, customer=_customer(request), preview=preview)
+        form = CheckoutForm(request.POST, plan=plan, customer=customer_of(request), preview=preview)
         if preview or not form.is_valid():
             return self.render(request, form)
         try:
             order = order_place(
-                customer=_customer(request),
+                customer=customer_of(request),
                 currency=form.cleaned_data["currency"],
                 lines=form.lines(form.cleaned_data["quantity"]),
                 coupon_code=form.cleaned_data["coupon_code"],
@@ -189,7 +185,7 @@ def _order_page(
         "lines": order.lines.all(),
         "refunds": order.refunds.all(),
         "pending": pending,
-        "balance": wallet_balance(user=_customer(request), currency=order.currency)
+        "balance": wallet_balance(user=customer_of(request), currency=order.currency)
         if pending
         else None,
         "pay_form": pay_form or OrderPayForm(),
@@ -289,7 +285,7 @@ class OrderListView(VerifiedEmailRequiredMixin, View):
     template_name = "storefront/order_list.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        orders = customer_orders(user=_customer(request))
+        orders = customer_orders(user=customer_of(request))
         page = Paginator(orders, ORDERS_PAGE_SIZE).get_page(request.GET.get("page"))
         return render(request, self.template_name, {"page": page, "orders": page.object_list})
 
@@ -300,7 +296,7 @@ class OrderReceiptView(VerifiedEmailRequiredMixin, View):
     template_name = "storefront/order_receipt.html"
 
     def get(self, request: HttpRequest, public_id: UUID) -> HttpResponse:
-        order = customer_order_receipt(user=_customer(request), public_id=public_id)
+        order = customer_order_receipt(user=customer_of(request), public_id=public_id)
         if order is None:
             raise Http404
         return render(

@@ -5,27 +5,25 @@ Each view: a form validates (every 4xx comes from it), one service call, then a 
 a page. eSIMs are looked up through the customer's own selectors: another customer's is a 404.
 """
 
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.mixins import VerifiedEmailRequiredMixin
-from accounts.models import User
 from billing.exceptions import OrderError, RefundRefused
 from billing.selectors.esims import (
     Phase,
     bundle_timeline,
     card_expiry,
     customer_cards,
-    customer_esim,
     esim_refunds,
     renewal_price,
 )
@@ -51,12 +49,8 @@ from storefront.forms.cards import (
     option_value,
     page_currency,
 )
+from storefront.views.common import customer_of, esim_or_404
 from storefront.views.renewals import card_renewable, is_number_keeping, renewal_panel_context
-
-
-def _customer(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
 
 # --- My eSIMs ------------------------------------------------------------------------
 
@@ -68,7 +62,7 @@ class EsimListView(VerifiedEmailRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         rows = []
-        for profile in customer_esims(customer=_customer(request)):
+        for profile in customer_esims(customer=customer_of(request)):
             bundles = list(profile.bundles.all())  # prefetched, in the order they run
             rows.append(
                 {
@@ -82,26 +76,19 @@ class EsimListView(VerifiedEmailRequiredMixin, View):
         return render(request, self.template_name, {"rows": rows})
 
 
-def _esim_or_404(request: HttpRequest, iccid: str) -> EsimProfile:
-    profile = customer_esim(customer=_customer(request), iccid=iccid)
-    if profile is None:
-        raise Http404
-    return profile
-
-
 class EsimDetailView(VerifiedEmailRequiredMixin, View):
     """/esims/<iccid>/: how to install it, its bundles, and its refund."""
 
     template_name = "storefront/esim_detail.html"
 
     def get(self, request: HttpRequest, iccid: str) -> HttpResponse:
-        profile = _esim_or_404(request, iccid)
+        profile = esim_or_404(request, iccid)
         return self.render(request, profile, RefundRequestForm())
 
     def render(
         self, request: HttpRequest, profile: EsimProfile, form: RefundRequestForm
     ) -> HttpResponse:
-        customer = _customer(request)
+        customer = customer_of(request)
         bundles = card_bundles(profile=profile)
         current = card_current_bundle(bundles)
         try:
@@ -140,13 +127,13 @@ class EsimRefundView(VerifiedEmailRequiredMixin, View):
     """POST /esims/<iccid>/refund/: ask for the eSIM's money back; finance decides."""
 
     def post(self, request: HttpRequest, iccid: str) -> HttpResponse:
-        profile = _esim_or_404(request, iccid)
+        profile = esim_or_404(request, iccid)
         form = RefundRequestForm(request.POST)
         if not form.is_valid():
             return EsimDetailView().render(request, profile, form)
         try:
             refund_request(
-                customer=_customer(request), profile=profile, reason=form.cleaned_data["reason"]
+                customer=customer_of(request), profile=profile, reason=form.cleaned_data["reason"]
             )
         except RefundRefused as refused:
             messages.error(request, str(refused))
@@ -203,7 +190,7 @@ class CardTopupView(View):
     template_name = "storefront/card_topup.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        customer = _customer(request) if request.user.is_authenticated else None
+        customer = customer_of(request) if request.user.is_authenticated else None
         currency = page_currency(request.GET.get("currency", ""), request.user)
         searched = bool(request.GET.get("iccid") or request.GET.get("card"))
         lookup = CardLookupForm(request.GET if searched else None, customer=customer)
@@ -233,7 +220,7 @@ class CardTopupBuyView(VerifiedEmailRequiredMixin, View):
         return super().dispatch(request, *args, **kwargs)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        customer = _customer(request)
+        customer = customer_of(request)
         form = CardTopupBuyForm(request.POST, customer=customer)
         if not form.is_valid():
             return self.render(request, form)
@@ -253,7 +240,7 @@ class CardTopupBuyView(VerifiedEmailRequiredMixin, View):
         currency = form.data.get("currency", "")
         currency = page_currency(str(currency), request.user)
         lookup = CardLookupForm(
-            customer=_customer(request), initial={"iccid": form.data.get("iccid", "")}
+            customer=customer_of(request), initial={"iccid": form.data.get("iccid", "")}
         )
         context: dict[str, Any] = {
             "lookup": lookup,
@@ -285,7 +272,7 @@ class CardListView(VerifiedEmailRequiredMixin, View):
             return self.render(request, form)
         try:
             binding = card_bind(
-                customer=_customer(request),
+                customer=customer_of(request),
                 iccid=form.cleaned_data["iccid"],
                 label=form.cleaned_data["label"],
             )
@@ -301,7 +288,7 @@ class CardListView(VerifiedEmailRequiredMixin, View):
     def render(self, request: HttpRequest, form: CardBindForm) -> HttpResponse:
         rows = [
             {"binding": binding, "expiry": card_expiry(list(binding.profile.bundles.all()))}
-            for binding in customer_cards(customer=_customer(request))
+            for binding in customer_cards(customer=customer_of(request))
         ]
         return render(request, self.template_name, {"form": form, "rows": rows})
 
@@ -310,6 +297,6 @@ class CardUnbindView(VerifiedEmailRequiredMixin, View):
     """POST /account/cards/<pk>/delete/: take a card off the account (the card itself stays)."""
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        card_unbind(customer=_customer(request), binding_id=pk)
+        card_unbind(customer=customer_of(request), binding_id=pk)
         messages.success(request, _("The card was removed from your account."))
         return HttpResponseRedirect(reverse("storefront:cards"))

@@ -6,20 +6,19 @@ redirect (to the order page, to pay) or the page again with the refusal. eSIMs a
 through the customer's own selectors: another customer's is a 404.
 """
 
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.mixins import VerifiedEmailRequiredMixin
-from accounts.models import User
 from billing.exceptions import OrderError
-from billing.selectors.esims import card_expiry, customer_esim
+from billing.selectors.esims import card_expiry
 from billing.selectors.renewals import (
     auto_renewal_of,
     card_running_bundle,
@@ -39,17 +38,7 @@ from storefront.forms.renewals import (
     choose_currency,
     renewal_currencies,
 )
-
-
-def _customer(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
-def _esim_or_404(request: HttpRequest, iccid: str) -> EsimProfile:
-    profile = customer_esim(customer=_customer(request), iccid=iccid)
-    if profile is None:
-        raise Http404
-    return profile
+from storefront.views.common import customer_of, esim_or_404
 
 
 def _detail_url(profile: EsimProfile) -> str:
@@ -85,7 +74,7 @@ def retry_text() -> str:
 def renewal_panel_context(request: HttpRequest, profile: EsimProfile) -> dict[str, Any]:
     """What the eSIM page shows about renewing the card: the buttons, the keep-active date of
     a number-keeping card, and the auto-renewal panel."""
-    customer = _customer(request)
+    customer = customer_of(request)
     renewable = card_renewable(profile)
     context: dict[str, Any] = {
         "renewable": renewable,
@@ -129,24 +118,24 @@ class EsimRenewView(VerifiedEmailRequiredMixin, View):
     template_name = "storefront/esim_renew.html"
 
     def get(self, request: HttpRequest, iccid: str) -> HttpResponse:
-        profile = _esim_or_404(request, iccid)
+        profile = esim_or_404(request, iccid)
         currency = choose_currency(
             request.GET.get("currency", ""),
             renewal_currencies(profile),
-            _customer(request).preferred_currency,
+            customer_of(request).preferred_currency,
         )
         _running, plan = _running_plan(profile)
         form = RenewForm(profile=profile, currency=currency, default_plan=plan)
         return self.render(request, profile, form)
 
     def post(self, request: HttpRequest, iccid: str) -> HttpResponse:
-        profile = _esim_or_404(request, iccid)
+        profile = esim_or_404(request, iccid)
         form = RenewForm(request.POST, profile=profile, currency="")
         if not form.is_valid() or form.chosen is None:
             return self.render(request, profile, form)
         try:
             order = order_place(
-                customer=_customer(request),
+                customer=customer_of(request),
                 currency=form.cleaned_data["currency"],
                 lines=[form.line()],
                 request_token=form.cleaned_data["request_token"],
@@ -178,14 +167,14 @@ class EsimAutoRenewView(VerifiedEmailRequiredMixin, View):
     currency) or off; back to the card's page with a message."""
 
     def post(self, request: HttpRequest, iccid: str) -> HttpResponse:
-        profile = _esim_or_404(request, iccid)
+        profile = esim_or_404(request, iccid)
         form = AutoRenewForm(request.POST, profile=profile)
         if not form.is_valid():
             for errors in form.errors.values():
                 for error in errors:
                     messages.error(request, str(error))
             return HttpResponseRedirect(_detail_url(profile))
-        customer = _customer(request)
+        customer = customer_of(request)
         if form.cleaned_data["action"] == ON:
             assert form.chosen is not None
             try:
@@ -216,17 +205,17 @@ class EsimChangeView(VerifiedEmailRequiredMixin, View):
     template_name = "storefront/esim_change.html"
 
     def get(self, request: HttpRequest, iccid: str) -> HttpResponse:
-        profile = _esim_or_404(request, iccid)
+        profile = esim_or_404(request, iccid)
         return self.render(request, self.form(request, profile, None))
 
     def post(self, request: HttpRequest, iccid: str) -> HttpResponse:
-        profile = _esim_or_404(request, iccid)
+        profile = esim_or_404(request, iccid)
         form = self.form(request, profile, request.POST)
         if not form.is_valid() or form.chosen is None:
             return self.render(request, form)
         try:
             order = order_place(
-                customer=_customer(request),
+                customer=customer_of(request),
                 currency=form.currency,
                 lines=[form.line()],
                 request_token=form.cleaned_data["request_token"],
@@ -246,7 +235,7 @@ class EsimChangeView(VerifiedEmailRequiredMixin, View):
             currency = str(credit.currency)
         else:
             currency = choose_currency(
-                "", renewal_currencies(profile), _customer(request).preferred_currency
+                "", renewal_currencies(profile), customer_of(request).preferred_currency
             )
         return PlanChangeForm(
             data, profile=profile, currency=currency, running=running, plan=plan, credit=credit

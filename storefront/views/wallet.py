@@ -3,7 +3,7 @@ call, then a redirect or a page. Payments are looked up through the customer's o
 so another customer's top-up is a 404."""
 
 import re
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -15,7 +15,6 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.mixins import VerifiedEmailRequiredMixin
-from accounts.models import User
 from billing.exceptions import PaymentError
 from billing.gateways import checkout_gateway
 from billing.models import Payment
@@ -24,6 +23,7 @@ from billing.selectors.payments import customer_receipt, customer_topup, custome
 from billing.services.topups import topup_currencies, topup_start
 from catalog.selectors import plans_featured
 from storefront.forms.topup import OTHER, TopupForm, default_topup_currency
+from storefront.views.common import customer_of
 
 LATEST_TOPUPS = 5
 HOME_PLANS = 12
@@ -39,18 +39,14 @@ class HomeView(TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         currency = settings.SIMDESK_DEFAULT_CURRENCY
         if self.request.user.is_authenticated:
-            currency = _customer(self.request).preferred_currency or currency
+            currency = customer_of(self.request).preferred_currency or currency
         return super().get_context_data(
             plans=plans_featured(currency=currency, limit=HOME_PLANS), currency=currency, **kwargs
         )
 
 
-def _customer(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
 def _topup_or_404(request: HttpRequest, public_id: UUID) -> Payment:
-    payment = customer_topup(user=_customer(request), public_id=public_id)
+    payment = customer_topup(user=customer_of(request), public_id=public_id)
     if payment is None:
         raise Http404
     return payment
@@ -62,7 +58,7 @@ class WalletView(VerifiedEmailRequiredMixin, TemplateView):
     template_name = "storefront/wallet.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        customer = _customer(self.request)
+        customer = customer_of(self.request)
         return super().get_context_data(
             balances=wallet_balances(user=customer),
             topups=customer_topups(user=customer)[:LATEST_TOPUPS],
@@ -92,7 +88,7 @@ class TopupView(VerifiedEmailRequiredMixin, View):
         )
         try:
             payment = topup_start(
-                customer=_customer(request),
+                customer=customer_of(request),
                 amount=form.money,
                 method=form.cleaned_data["method"],
                 request_token=form.cleaned_data["request_token"],
@@ -117,7 +113,7 @@ class TopupView(VerifiedEmailRequiredMixin, View):
         asked = request.GET.get("currency", "")
         if asked in topup_currencies():
             return asked
-        return default_topup_currency(_customer(request).preferred_currency)
+        return default_topup_currency(customer_of(request).preferred_currency)
 
     def render(self, request: HttpRequest, form: TopupForm) -> HttpResponse:
         return render(
@@ -135,7 +131,7 @@ class TopupDetailView(VerifiedEmailRequiredMixin, View):
     def get(self, request: HttpRequest, public_id: UUID) -> HttpResponse:
         payment = _topup_or_404(request, public_id)
         balance = (
-            wallet_balance(user=_customer(request), currency=payment.currency)
+            wallet_balance(user=customer_of(request), currency=payment.currency)
             if payment.is_captured
             else None
         )
@@ -163,7 +159,7 @@ class TopupHistoryView(VerifiedEmailRequiredMixin, View):
     template_name = "storefront/topup_history.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        topups = customer_topups(user=_customer(request))
+        topups = customer_topups(user=customer_of(request))
         page = Paginator(topups, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
         return render(request, self.template_name, {"page": page, "topups": page.object_list})
 
@@ -174,7 +170,7 @@ class TopupReceiptView(VerifiedEmailRequiredMixin, View):
     template_name = "storefront/topup_receipt.html"
 
     def get(self, request: HttpRequest, public_id: UUID) -> HttpResponse:
-        payment = customer_receipt(user=_customer(request), public_id=public_id)
+        payment = customer_receipt(user=customer_of(request), public_id=public_id)
         if payment is None:
             raise Http404
         return render(
