@@ -95,7 +95,11 @@ def _demo_esim_create(email: str, currency: str) -> None:
     kind, country = DEMO_ESIMS[email]
     plan = (
         Plan.objects.filter(
-            kind=kind, country=country, is_active=True, prices__price_currency=currency
+            kind=kind,
+            country=country,
+            is_active=True,
+            renewable=True,
+            prices__price_currency=currency,
         )
         .order_by("validity_days", "code")
         .first()

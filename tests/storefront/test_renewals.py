@@ -382,3 +382,14 @@ def test_an_unverified_customer_cannot_renew(client, esim):
     client.force_login(UserFactory(verified=False))
     response = client.get(renew_url(esim))
     assert response.status_code != 200 or "renew-option" not in response.content.decode()
+
+
+def test_a_plan_that_does_not_renew_says_so_instead_of_an_empty_panel(client, customer):
+    plan = plan_for_sale(price="4.99", renewable=False)
+    _order, profile = bought_esim(customer, plan)
+    client.force_login(customer)
+    response = client.get(detail_url(profile))
+    assert response.status_code == 200
+    text = visible_text(response)
+    assert "This plan does not renew." in text
+    assert renew_url(profile) not in response.content.decode()
