@@ -5,8 +5,8 @@ from django.utils import timezone
 
 from accounts.models import User
 
-from .exceptions import MSG_CARD_ENDED, MSG_CARD_UNKNOWN, CardUnavailable
-from .models import Bundle, CardBinding, EsimProfile, Plan
+from catalog.exceptions import MSG_CARD_ENDED, MSG_CARD_UNKNOWN, CardUnavailable
+from catalog.models import Bundle, CardBinding, EsimProfile, Plan
 
 Status = EsimProfile.Status
 SOLD_STATUSES = (Status.ASSIGNED, Status.INSTALLED, Status.EXPIRED)
