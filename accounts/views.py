@@ -1,12 +1,27 @@
+from typing import Any
+
 from allauth.account.views import LoginView as AllauthLoginView
 from allauth.core.ratelimit import respond_429
+from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
+from django.contrib import messages
 from django.forms import BaseForm
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_POST
-from django.views.i18n import set_language
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+from django.views.generic import FormView
 
 from . import services
-from .forms import LanguageForm
+from .currency import currency_cookie_set, currency_of, url_without_currency
+from .forms import AccountSettingsForm, CurrencyForm, LanguageForm
+from .mixins import VerifiedEmailRequiredMixin
+from .models import User
+
+MSG_SETTINGS_SAVED = _("Your settings have been saved.")
 
 
 class LoginView(AllauthLoginView):
@@ -18,11 +33,97 @@ class LoginView(AllauthLoginView):
         return super().form_invalid(form)
 
 
-@require_POST
+def _safe_next(request: HttpRequest, candidate: str | None) -> str:
+    """Where a switcher sends the shopper back to: `next` (else the Referer) when it stays on
+    this site, without any currency= so the new choice wins; otherwise the home page."""
+    for url in (candidate, request.META.get("HTTP_REFERER")):
+        if url and url_has_allowed_host_and_scheme(
+            url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return url_without_currency(url)
+    return "/"
+
+
+def _language_cookie_set(response: HttpResponse, language: str) -> None:
+    """The cookie Django's own set_language view writes, with the same settings."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+
+
+# Why the switchers accept GET: the language and the currency are display preferences. Switching
+# them moves no money and changes no account data beyond what the pages are shown in, so a forged
+# link can do no more harm than a visitor clicking the switcher. Plain links keep every page free of
+# a CSRF token, so pages can be cached for visitors; the links carry rel="nofollow" and the answers
+# are never cached. POST still works (with Django's CSRF check), for forms that use it.
+@never_cache
+@require_http_methods(["GET", "POST"])
 def language_set_view(request: HttpRequest) -> HttpResponse:
-    """Django's set_language (cookie, safe redirect), plus the choice saved on the profile."""
-    response = set_language(request)
-    form = LanguageForm(request.POST)
-    if form.is_valid() and request.user.is_authenticated:
-        services.user_set_language(user=request.user, language=form.cleaned_data["language"])
+    """Like Django's set_language (cookie, safe redirect), plus the choice saved on the profile.
+    An unknown language changes nothing and just goes back."""
+    data = request.POST if request.method == "POST" else request.GET
+    form = LanguageForm(data)
+    response = HttpResponseRedirect(_safe_next(request, data.get("next")))
+    if form.is_valid():
+        language = form.cleaned_data["language"]
+        _language_cookie_set(response, language)
+        if request.user.is_authenticated:
+            services.user_set_language(user=request.user, language=language)
     return response
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def currency_set_view(request: HttpRequest) -> HttpResponse:
+    """The currency selector (GET is acceptable: see the note above language_set_view). Remembers
+    the choice in a cookie and, for a signed-in customer, on the profile."""
+    data = request.POST if request.method == "POST" else request.GET
+    form = CurrencyForm(data)
+    response = HttpResponseRedirect(_safe_next(request, data.get("next")))
+    if form.is_valid():
+        currency = form.cleaned_data["currency"]
+        currency_cookie_set(response, currency)
+        if request.user.is_authenticated:
+            services.user_set_currency(user=request.user, currency=currency)
+    return response
+
+
+class SettingsView(VerifiedEmailRequiredMixin, FormView):
+    """Account settings: language and currency, and the way to email, password, two-factor
+    authentication, bound cards and support requests."""
+
+    template_name = "accounts/settings.html"
+    form_class = AccountSettingsForm
+
+    def get_initial(self) -> dict[str, Any]:
+        user = self.request.user
+        return {
+            "language": getattr(user, "preferred_language", "") or translation.get_language(),
+            "currency": currency_of(self.request),
+        }
+
+    def form_valid(self, form: AccountSettingsForm) -> HttpResponse:
+        user = self.request.user
+        assert isinstance(user, User)
+        language = form.cleaned_data["language"]
+        services.user_set_language(user=user, language=language)
+        services.user_set_currency(user=user, currency=form.cleaned_data["currency"])
+        translation.activate(language)  # the confirmation in the language just chosen
+        messages.success(self.request, MSG_SETTINGS_SAVED)
+        response = HttpResponseRedirect(reverse("accounts:settings"))
+        # The cookies too, so the choice still holds on this device after signing out.
+        _language_cookie_set(response, language)
+        currency_cookie_set(response, form.cleaned_data["currency"])
+        return response
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["mfa_enabled"] = is_mfa_enabled(self.request.user)
+        return context

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from bench import catalog_import, ledger, orders, renewals, webhooks
+from bench import catalog_import, ledger, orders, renewals, storefront, webhooks
 
 Baseline = Literal["pgbench_tps", "django_bare_rps"]
 PGBENCH_TPS: Baseline = "pgbench_tps"
@@ -151,6 +151,20 @@ def measure_rate(ctx: BenchContext, operation: Callable[[], object], per_call: i
 FIGURES: list[Figure] = [
     http("home_page", "Storefront home page, anonymous visitor", "/"),
     http("login_page", "Sign-in page (GET), anonymous visitor", "/accounts/login/"),
+    http(
+        "country_page",
+        "Country page (Japan), anonymous visitor, ~1,000 plans in 100 countries "
+        "(goal: 0.6 of the bare view, p99 50 ms or less at 16 connections)",
+        storefront.COUNTRY_PATH,
+        setup=storefront.setup,
+    ),
+    http(
+        "plan_page",
+        "Plan page (a Japan plan), anonymous visitor, ~1,000 plans in 100 countries "
+        "(goal: 0.6 of the bare view, p99 50 ms or less at 16 connections)",
+        storefront.PLAN_PATH,
+        setup=storefront.setup,
+    ),
     http(
         "webhook_events",
         "Signed webhook events acknowledged: new events POSTed, each task queued in Redis "

@@ -257,3 +257,17 @@ def usage_notices_send_task(self: Task, bundle_ids: list[int]) -> None:
         reminders.usage_notices_send(bundle_ids=bundle_ids)
     except OSError as exc:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=60)) from exc
+
+
+# --- Support requests (help pages, issue #8) ---------------------------------------------------
+
+
+@shared_task(bind=True, name="billing.support_request_ack_task", max_retries=5)
+def support_request_ack_task(self: Task, support_request_id: int) -> None:
+    """Acknowledge a support request by email; sent once however often it runs."""
+    from billing.services.support import support_request_ack_send
+
+    try:
+        support_request_ack_send(support_request_id=support_request_id)
+    except OSError as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=60)) from exc

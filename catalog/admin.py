@@ -259,9 +259,17 @@ class UsageRecordAdmin(admin.ModelAdmin):
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ("brand", "model", "support", "notes")
+    """The compatibility checker's list. It starts as catalog/data/devices.csv; what staff
+    add or change here stays when the file is loaded again (unless `devices_load --update`)."""
+
+    list_display = ("brand", "model", "support", "notes", "notes_zh_hans")
+    list_display_links = ("brand", "model")
     list_filter = ("support", "brand")
-    search_fields = ("brand", "model")
+    list_editable = ("support",)
+    search_fields = ("brand", "model", "notes", "notes_zh_hans")
+    search_help_text = _("A brand, a model or words of the notes.")
+    fields = ("brand", "model", "support", "notes", "notes_zh_hans")
+    list_per_page = 200
 
 
 @admin.register(CardBinding)

@@ -19,7 +19,8 @@ from django.db import transaction
 from django.db.models import Q
 from djmoney.money import Money
 
-from .models import Device, EsimProfile, Plan, PlanPrice, Region
+from .models import EsimProfile, Plan, PlanPrice, Region
+from .services.devices import devices_load
 from .validation import luhn_check_digit
 
 SMDP_ADDRESS = "smdp.demo.simdesk.test"  # .test is reserved (RFC 2606): it never resolves.
@@ -380,72 +381,6 @@ def _confirmation_code(iccid: str) -> str:
     return f"{int(digest[:8], 16) % 10_000:04d}"
 
 
-# --- Devices ---------------------------------------------------------------------------------
-
-YES, NO, VARIES = Device.Support.YES, Device.Support.NO, Device.Support.VARIES
-_CHINA_DUAL_SIM = (
-    "No eSIM on models sold in mainland China, Hong Kong and Macao (two physical SIM slots)."
-)
-_CHINA_MODELS = "International models only; models sold in mainland China have no eSIM."
-_SAMSUNG_REGIONAL = (
-    "Depends on the country and carrier; models sold in mainland China have no eSIM."
-)
-
-DEVICES: tuple[tuple[str, str, str, str], ...] = (
-    ("Apple", "iPhone 8", NO, "eSIM starts with iPhone XS and XR."),
-    ("Apple", "iPhone X", NO, "eSIM starts with iPhone XS and XR."),
-    ("Apple", "iPhone XS", YES, ""),
-    ("Apple", "iPhone XS Max", VARIES, _CHINA_DUAL_SIM),
-    ("Apple", "iPhone XR", VARIES, _CHINA_DUAL_SIM),
-    ("Apple", "iPhone 11", VARIES, _CHINA_DUAL_SIM),
-    ("Apple", "iPhone SE (2nd generation)", YES, ""),
-    ("Apple", "iPhone 12 mini", YES, ""),
-    ("Apple", "iPhone 12", VARIES, _CHINA_DUAL_SIM),
-    ("Apple", "iPhone 13", VARIES, _CHINA_DUAL_SIM),
-    ("Apple", "iPhone 14", VARIES, f"{_CHINA_DUAL_SIM} US models are eSIM-only."),
-    ("Apple", "iPhone 15", VARIES, f"{_CHINA_DUAL_SIM} US models are eSIM-only."),
-    ("Apple", "iPhone 15 Pro", VARIES, f"{_CHINA_DUAL_SIM} US models are eSIM-only."),
-    ("Apple", "iPhone 16", VARIES, f"{_CHINA_DUAL_SIM} US models are eSIM-only."),
-    ("Apple", "iPhone 16 Pro", VARIES, f"{_CHINA_DUAL_SIM} US models are eSIM-only."),
-    ("Apple", "iPad Pro 11-inch (2nd generation)", YES, "Wi-Fi + Cellular models only."),
-    (
-        "Apple",
-        "Apple Watch Series 9",
-        NO,
-        "Cellular watches use an eSIM from the paired iPhone's carrier, not a travel eSIM.",
-    ),
-    (
-        "Google",
-        "Pixel 3",
-        VARIES,
-        "Not on models sold in Australia, Japan or Taiwan, nor on some US carrier models.",
-    ),
-    ("Google", "Pixel 4", YES, ""),
-    ("Google", "Pixel 5", YES, ""),
-    ("Google", "Pixel 6", YES, ""),
-    ("Google", "Pixel 7", YES, ""),
-    ("Google", "Pixel 8", YES, ""),
-    ("Google", "Pixel 9", YES, ""),
-    ("Samsung", "Galaxy S20", VARIES, _SAMSUNG_REGIONAL),
-    ("Samsung", "Galaxy S21", VARIES, _SAMSUNG_REGIONAL),
-    ("Samsung", "Galaxy S22", VARIES, _SAMSUNG_REGIONAL),
-    ("Samsung", "Galaxy S23", VARIES, _SAMSUNG_REGIONAL),
-    ("Samsung", "Galaxy S24", VARIES, _SAMSUNG_REGIONAL),
-    ("Samsung", "Galaxy Z Fold5", VARIES, _SAMSUNG_REGIONAL),
-    ("Samsung", "Galaxy A54", VARIES, "Only some regional models, for example in Europe."),
-    ("Samsung", "Galaxy A12", NO, ""),
-    ("Huawei", "P40 Pro", VARIES, _CHINA_MODELS),
-    ("Huawei", "Mate 40 Pro", VARIES, _CHINA_MODELS),
-    ("Huawei", "Mate 60 Pro", NO, ""),
-    ("Xiaomi", "12T Pro", VARIES, _CHINA_MODELS),
-    ("Xiaomi", "13T Pro", VARIES, _CHINA_MODELS),
-    ("Xiaomi", "14", VARIES, _CHINA_MODELS),
-    ("Xiaomi", "Redmi Note 12", NO, ""),
-    ("OPPO", "Find X5 Pro", VARIES, _CHINA_MODELS),
-    ("OPPO", "Reno5 A", YES, "Sold in Japan only."),
-    ("Motorola", "razr (2019)", YES, "eSIM only, no SIM slot."),
-)
-
 # --- Seed ------------------------------------------------------------------------------------
 
 
@@ -474,7 +409,8 @@ def demo_catalog_seed() -> DemoCatalogSummary:
     created += _prices_seed(plans, currencies)
     stock = _stock_per_plan()
     created += _profiles_seed(plans, stock)
-    created += _devices_seed()
+    devices, count = _devices_seed()
+    created += count
     return DemoCatalogSummary(
         countries=len({p.country for p in PLANS} - {""}),
         regions=len(REGIONS),
@@ -482,7 +418,7 @@ def demo_catalog_seed() -> DemoCatalogSummary:
         currencies=tuple(currencies),
         unpriced_currencies=tuple(c for c in settings.SIMDESK_CURRENCIES if c not in RATES),
         profiles=sum(stock.values()),
-        devices=len(DEVICES),
+        devices=devices,
         low_stock_plans=tuple(
             p.code for p in PLANS if stock.get(p.code, 0) < p.low_stock_threshold
         ),
@@ -607,12 +543,7 @@ def _profiles_seed(plans: dict[str, Plan], stock: dict[str, int]) -> int:
     return len(missing)
 
 
-def _devices_seed() -> int:
-    existing = set(Device.objects.values_list("brand", "model"))
-    missing = [
-        Device(brand=brand, model=model, support=support, notes=notes)
-        for brand, model, support, notes in DEVICES
-        if (brand, model) not in existing
-    ]
-    Device.objects.bulk_create(missing)
-    return len(missing)
+def _devices_seed() -> tuple[int, int]:
+    """The device list of catalog/data/devices.csv: (devices in the file, devices added)."""
+    loaded = devices_load()
+    return loaded.total, loaded.added

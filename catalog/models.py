@@ -425,7 +425,8 @@ class Device(models.Model):
     brand = models.CharField(_("brand"), max_length=60)
     model = models.CharField(_("model"), max_length=120)
     support = models.CharField(_("eSIM support"), max_length=10, choices=Support.choices)
-    notes = models.CharField(_("notes"), max_length=255, blank=True)
+    notes = models.CharField(_("notes (English)"), max_length=255, blank=True)
+    notes_zh_hans = models.CharField(_("notes (Simplified Chinese)"), max_length=255, blank=True)
 
     class Meta:
         verbose_name = _("device")
@@ -437,3 +438,10 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand} {self.model}"
+
+    @property
+    def display_notes(self) -> str:
+        """The notes in the active language: the Chinese ones under zh-hans when staff wrote them."""
+        if translation.get_language() == "zh-hans" and self.notes_zh_hans:
+            return self.notes_zh_hans
+        return self.notes

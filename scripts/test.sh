@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-apt_install postgresql-15 redis-server chromium gettext || exit 1
+apt_install postgresql-15 redis-server chromium fonts-wqy-microhei gettext || exit 1
 venv_install requirements-dev.txt || exit 1
 
 WORK=$(mktemp -d /tmp/simdesk-test.XXXXXX)

@@ -1,11 +1,29 @@
 from django.urls import path
 
-from storefront.views import checkout, esims, renewals, wallet
+from storefront.cache import cache_page_for_visitors as cached
+from storefront.views import checkout, destinations, esims, help, renewals, wallet
 
 app_name = "storefront"
 
 urlpatterns = [
-    path("", wallet.HomeView.as_view(), name="home"),
+    # --- Home, search, destinations (storefront/views/destinations.py) ---
+    path("", cached(destinations.HomeView.as_view()), name="home"),
+    path("search/", destinations.SearchView.as_view(), name="search"),
+    path("search/suggest/", cached(destinations.SuggestView.as_view()), name="search-suggest"),
+    path("destinations/", cached(destinations.DestinationListView.as_view()), name="destinations"),
+    path("countries/<str:code>/", cached(destinations.CountryView.as_view()), name="country"),
+    path("regions/<slug:code>/", cached(destinations.RegionView.as_view()), name="region"),
+    # --- Help, device checker, support requests (storefront/views/help.py) ---
+    path("help/", cached(help.HelpView.as_view()), name="help"),
+    path("devices/", cached(help.DeviceCheckView.as_view()), name="devices"),
+    path("help/contact/", help.SupportRequestCreateView.as_view(), name="contact"),
+    path("help/requests/", help.SupportRequestListView.as_view(), name="support-requests"),
+    path(
+        "help/requests/<uuid:public_id>/",
+        help.SupportRequestDetailView.as_view(),
+        name="support-request",
+    ),
+    # --- Wallet and top-ups (storefront/views/wallet.py) ---
     path("wallet/", wallet.WalletView.as_view(), name="wallet"),
     path("wallet/topup/", wallet.TopupView.as_view(), name="topup"),
     path("wallet/history/", wallet.TopupHistoryView.as_view(), name="topup-history"),
@@ -21,7 +39,7 @@ urlpatterns = [
         name="topup-receipt",
     ),
     # --- Checkout, orders, receipts (storefront/views/checkout.py) ---
-    path("plans/<slug:code>/", checkout.PlanDetailView.as_view(), name="plan-detail"),
+    path("plans/<slug:code>/", cached(checkout.PlanDetailView.as_view()), name="plan-detail"),
     path("checkout/<slug:code>/", checkout.CheckoutView.as_view(), name="checkout"),
     path("orders/", checkout.OrderListView.as_view(), name="orders"),
     path("orders/<uuid:public_id>/", checkout.OrderDetailView.as_view(), name="order-detail"),

@@ -4,7 +4,6 @@ from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-
 from catalog.exceptions import MSG_CARD_ENDED, MSG_CARD_UNKNOWN, CardUnavailable
 from catalog.models import Bundle, CardBinding, EsimProfile, Plan
 

@@ -68,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.shop",
             ],
         },
     },
@@ -110,6 +111,11 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+
+# Anonymous visitors' catalog pages (home, destinations, country, region, plan, help, devices)
+# are served from the cache for up to this many seconds (storefront/cache.py); a catalog change
+# refreshes them within a second. 0 switches the page cache off.
+SIMDESK_PAGE_CACHE_SECONDS = env.int("SIMDESK_PAGE_CACHE_SECONDS", default=300)
 
 # --- Accounts and authentication --------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -165,6 +171,15 @@ LANGUAGES = [
     ("zh-hans", _("Simplified Chinese")),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Destination names as the shop writes them, in both languages (django-countries' own names
+# are used for every other country).
+COUNTRIES_OVERRIDE = {
+    "CN": _("Mainland China"),
+    "HK": _("Hong Kong"),
+    "MO": _("Macao"),
+    "TW": _("Taiwan"),
+    "US": _("United States"),
+}
 LANGUAGE_COOKIE_NAME = "simdesk_language"
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 USE_I18N = True

@@ -13,3 +13,5 @@ STAFF_MFA_REQUIRED = False
 # tests that need the real worker publish with send_task, which always goes to Redis.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+# Pages are rendered fresh in tests; tests/storefront/test_page_cache.py switches the cache on.
+SIMDESK_PAGE_CACHE_SECONDS = 0

@@ -21,28 +21,12 @@ from billing.models import Payment
 from billing.selectors.ledger import wallet_balance, wallet_balances
 from billing.selectors.payments import customer_receipt, customer_topup, customer_topups
 from billing.services.topups import topup_currencies, topup_start
-from catalog.selectors import plans_featured
 from storefront.forms.topup import OTHER, TopupForm, default_topup_currency
 from storefront.views.common import customer_of
 
 LATEST_TOPUPS = 5
-HOME_PLANS = 12
 HISTORY_PAGE_SIZE = 20
 AMOUNT_PARAM = re.compile(r"\d{1,12}(\.\d{1,2})?")
-
-
-class HomeView(TemplateView):
-    """The home page: what Simdesk does and a first list of plans to buy."""
-
-    template_name = "storefront/home.html"
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        currency = settings.SIMDESK_DEFAULT_CURRENCY
-        if self.request.user.is_authenticated:
-            currency = customer_of(self.request).preferred_currency or currency
-        return super().get_context_data(
-            plans=plans_featured(currency=currency, limit=HOME_PLANS), currency=currency, **kwargs
-        )
 
 
 def _topup_or_404(request: HttpRequest, public_id: UUID) -> Payment:

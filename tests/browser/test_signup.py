@@ -14,7 +14,8 @@ def test_visitor_switches_to_chinese_signs_up_and_verifies(page, live_server):
     page.goto(live_server.url)
     assert page.locator("h1").inner_text() == "Mobile data for your trip, ready before you land"
 
-    page.get_by_role("button", name="简体中文").click()
+    # The switcher is a link (GET); the footer shows it without opening a menu.
+    page.get_by_role("contentinfo").get_by_role("link", name="简体中文").click()
     page.wait_for_load_state()
     assert page.locator("h1").inner_text() == "出行流量，落地前就已备好"
     assert page.locator("html").get_attribute("lang") == "zh-hans"
