@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from djmoney.money import Money
 
+from accounts.currency import currency_of
 from accounts.mixins import VerifiedEmailRequiredMixin
 from billing.exceptions import InsufficientFunds, OrderError, PaymentError
 from billing.gateways import checkout_gateway
@@ -99,8 +100,8 @@ class PlanDetailView(View):
 
     def get(self, request: HttpRequest, code: str) -> HttpResponse:
         plan = _plan_or_404(code)
-        preferred = getattr(request.user, "preferred_currency", "")
-        currency = plan_currency(plan, request.GET.get("currency", ""), preferred)
+        # The shopper's currency: ?currency=, the profile's, or the selector's cookie.
+        currency = plan_currency(plan, request.GET.get("currency", ""), currency_of(request))
         return render(request, self.template_name, _plan_context(plan, currency))
 
 
@@ -112,7 +113,7 @@ class CheckoutView(VerifiedEmailRequiredMixin, View):
     def get(self, request: HttpRequest, code: str) -> HttpResponse:
         plan = _plan_or_404(code)
         customer = customer_of(request)
-        currency = plan_currency(plan, request.GET.get("currency", ""), customer.preferred_currency)
+        currency = plan_currency(plan, request.GET.get("currency", ""), currency_of(request))
         form = CheckoutForm(plan=plan, customer=customer, currency=currency)
         return self.render(request, form)
 

@@ -88,6 +88,15 @@ def test_plan_page_shows_the_preferred_currency_and_a_regions_countries(client):
         assert country in text
 
 
+def test_plan_page_follows_a_visitors_currency_choice_and_the_query_wins(client):
+    plan = plan_for_sale(price="8.00", currency="USD")
+    PlanPrice.objects.create(plan=plan, price=Money("57.00", "CNY"))
+    client.cookies["simdesk_currency"] = "CNY"
+
+    assert "57.00 CNY" in page_text(client.get(f"/plans/{plan.code}/"))
+    assert "8.00 USD" in page_text(client.get(f"/plans/{plan.code}/?currency=USD"))
+
+
 def test_plan_page_404s_for_an_unknown_or_inactive_plan(client, plan):
     assert client.get("/plans/nope/").status_code == 404
     plan.is_active = False
