@@ -441,8 +441,9 @@ def software_versions() -> dict[str, str]:
 
 
 def format_table(results: list[Result]) -> str:
-    rows = [("figure", "value", "unit", "baseline", "ratio")]
+    rows = [("figure", "value", "unit", "baseline", "ratio", "p99 ms")]
     for r in results:
+        p99 = (r.details.get("latency_ms") or {}).get("p99")  # wrk's, for HTTP figures
         rows.append(
             (
                 r.name,
@@ -450,10 +451,11 @@ def format_table(results: list[Result]) -> str:
                 r.unit,
                 r.baseline or "(baseline)",
                 "" if r.ratio is None else f"{r.ratio:.3f}",
+                "" if p99 is None else f"{p99:.1f}",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    right = (False, True, False, False, True)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    right = (False, True, False, False, True, True)
     return "\n".join(
         "  ".join(
             cell.rjust(width) if align else cell.ljust(width)

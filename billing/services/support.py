@@ -117,7 +117,7 @@ def _request_url(request: SupportRequest) -> str:
 
 
 def _staff_notify(request: SupportRequest) -> None:
-    inbox = getattr(settings, "SIMDESK_SUPPORT_EMAIL", "")
+    inbox = settings.SIMDESK_SUPPORT_EMAIL
     if not inbox:
         return
     path = reverse("admin:billing_supportrequest_change", args=[request.pk])

@@ -253,6 +253,8 @@ SIMDESK_RENEWAL_RETRY_HOURS: list[int] = [
 SIMDESK_USAGE_API_TOKEN = env("SIMDESK_USAGE_API_TOKEN", default="")
 # Where customers reach the site: links in emails (the one-click renew link) start with it.
 SIMDESK_SITE_URL = env("SIMDESK_SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Support requests from the contact form are announced here too; empty: only in the admin.
+SIMDESK_SUPPORT_EMAIL = env("SIMDESK_SUPPORT_EMAIL", default="")
 
 # --- Static files -----------------------------------------------------------
 STATIC_URL = "/static/"
