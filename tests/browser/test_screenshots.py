@@ -2,7 +2,8 @@
 
 Each page is checked the way a reader would notice a fault: it answers, the document's language
 is the one chosen, the main heading is in that language, nothing is wider than the screen (no
-sideways scrolling on a phone), every form field has a label. Then a full-page screenshot goes
+sideways scrolling on a phone), every form field has a label, and axe-core finds no WCAG 2.1 A or
+AA violation (contrast, names, landmarks...). Then a full-page screenshot goes
 to artifacts/screenshots/ (ignored by git; SIMDESK_ARTIFACTS_DIR moves it), for people to look at.
 """
 
@@ -11,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from djmoney.money import Money
 from playwright.sync_api import Browser, Page
 
@@ -51,6 +53,9 @@ CUSTOMER_PAGES = {
 
 # Text a Chinese heading may keep in Latin letters: brand and plan-style tokens.
 ALLOWED_LATIN = {"eSIM", "eSIMs", "Simdesk", "ICCID"}
+# axe-core's WCAG 2.1 A and AA rules (contrast, names, labels, landmarks, language...).
+AXE = Axe()
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 # The innermost elements reaching past the right edge: where a sideways scroll comes from.
 WIDE_ELEMENTS = """() => {
     const edge = document.documentElement.clientWidth;
@@ -139,6 +144,9 @@ def _faults(page: Page, language: str, width: str) -> list[str]:
     )
     if unlabelled:
         faults.append(f"fields without a label: {unlabelled}")
+    for violation in AXE.run(page, options=AXE_OPTIONS).response["violations"]:
+        targets = [node["target"] for node in violation["nodes"][:3]]
+        faults.append(f"axe {violation['id']} ({violation['impact']}) at {width}: {targets}")
     return faults
 
 
