@@ -74,7 +74,7 @@ class SupportRequestForm(forms.Form):
         orders, topups = support_subjects(user=customer)
         self._orders = {order_value(o): o for o in orders}
         self._payments = {payment_value(p): p for p in topups}
-        choices: list[Any] = [("", _("None"))]
+        choices: list[Any] = [("", _("No order or payment"))]
         if orders:
             choices.append((_("Orders"), [(v, order_label(o)) for v, o in self._orders.items()]))
         if topups:
