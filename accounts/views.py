@@ -1,4 +1,5 @@
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from allauth.account.views import LoginView as AllauthLoginView
 from allauth.core.ratelimit import respond_429
@@ -63,20 +64,37 @@ def _language_cookie_set(response: HttpResponse, language: str) -> None:
 # link can do no more harm than a visitor clicking the switcher. Plain links keep every page free of
 # a CSRF token, so pages can be cached for visitors; the links carry rel="nofollow" and the answers
 # are never cached. POST still works (with Django's CSRF check), for forms that use it.
+def _preference_switch(
+    request: HttpRequest,
+    form_class: type[LanguageForm] | type[CurrencyForm],
+    field: str,
+    cookie_set: Callable[[HttpResponse, str], None],
+    save: Callable[[User, str], object],
+) -> HttpResponse:
+    """Back to a safe `next`; a valid choice is set in its cookie and, for a signed-in user,
+    saved on the profile. An unknown value changes nothing."""
+    data = request.POST if request.method == "POST" else request.GET
+    form = form_class(data)
+    response = HttpResponseRedirect(_safe_next(request, data.get("next")))
+    if form.is_valid():
+        value = form.cleaned_data[field]
+        cookie_set(response, value)
+        if request.user.is_authenticated:
+            save(cast(User, request.user), value)
+    return response
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def language_set_view(request: HttpRequest) -> HttpResponse:
-    """Like Django's set_language (cookie, safe redirect), plus the choice saved on the profile.
-    An unknown language changes nothing and just goes back."""
-    data = request.POST if request.method == "POST" else request.GET
-    form = LanguageForm(data)
-    response = HttpResponseRedirect(_safe_next(request, data.get("next")))
-    if form.is_valid():
-        language = form.cleaned_data["language"]
-        _language_cookie_set(response, language)
-        if request.user.is_authenticated:
-            services.user_set_language(user=request.user, language=language)
-    return response
+    """Like Django's set_language (cookie, safe redirect), plus the choice saved on the profile."""
+    return _preference_switch(
+        request,
+        LanguageForm,
+        "language",
+        _language_cookie_set,
+        lambda user, language: services.user_set_language(user=user, language=language),
+    )
 
 
 @never_cache
@@ -84,15 +102,13 @@ def language_set_view(request: HttpRequest) -> HttpResponse:
 def currency_set_view(request: HttpRequest) -> HttpResponse:
     """The currency selector (GET is acceptable: see the note above language_set_view). Remembers
     the choice in a cookie and, for a signed-in customer, on the profile."""
-    data = request.POST if request.method == "POST" else request.GET
-    form = CurrencyForm(data)
-    response = HttpResponseRedirect(_safe_next(request, data.get("next")))
-    if form.is_valid():
-        currency = form.cleaned_data["currency"]
-        currency_cookie_set(response, currency)
-        if request.user.is_authenticated:
-            services.user_set_currency(user=request.user, currency=currency)
-    return response
+    return _preference_switch(
+        request,
+        CurrencyForm,
+        "currency",
+        currency_cookie_set,
+        lambda user, currency: services.user_set_currency(user=user, currency=currency),
+    )
 
 
 class SettingsView(VerifiedEmailRequiredMixin, FormView):

@@ -1,14 +1,13 @@
 """Support requests from the contact form: recorded, acknowledged to the writer in their
 language, and (when SIMDESK_SUPPORT_EMAIL is set) announced to the support inbox."""
 
+import logging
 from functools import partial
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -23,6 +22,8 @@ MSG_NO_EMAIL = _("An email address is needed to answer you.")
 
 ACK_TEMPLATE = "billing/email/support_request_received"
 STAFF_TEMPLATE = "billing/email/support_request_staff"
+
+logger = logging.getLogger(__name__)
 
 
 class SupportRequestRefused(OrderError):
@@ -121,11 +122,14 @@ def _staff_notify(request: SupportRequest) -> None:
     if not inbox:
         return
     path = reverse("admin:billing_supportrequest_change", args=[request.pk])
+    # The inbox has no account: an unsaved user carries its address and the shop's language.
+    staff = User(email=inbox, preferred_language=settings.LANGUAGE_CODE)
     context = {"request": request, "admin_url": f"{settings.SIMDESK_SITE_URL}{path}"}
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = render_to_string(f"{STAFF_TEMPLATE}_subject.txt", context)
-        body = render_to_string(f"{STAFF_TEMPLATE}.txt", context)
-    send_mail(" ".join(subject.split()), body, None, [inbox], fail_silently=True)
+    try:
+        email_send(to=staff, template=STAFF_TEMPLATE, context=context)
+    except OSError:
+        # The customer's acknowledgement went out; the request waits in the admin either way.
+        logger.warning("Support request %s: the support inbox was not told", request.number)
 
 
 def support_request_handle(
