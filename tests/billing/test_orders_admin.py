@@ -125,13 +125,14 @@ def test_a_coupon_of_the_wrong_shape_is_a_form_error(client, reseller, fields):
 
 def test_coupon_form_refuses_a_bad_code_a_bad_window_and_fewer_uses_than_made(client, reseller):
     client.force_login(reseller)
-    now = timezone.localtime()
+    # An hour before the start, computed whole so the test holds just after midnight too.
+    before = timezone.localtime() - timezone.timedelta(hours=1)
     response = client.post(
         f"{COUPONS}add/",
         coupon_data(
             code="NO SPACES",
-            valid_until_0=now.strftime("%Y-%m-%d"),
-            valid_until_1=(now - timezone.timedelta(hours=1)).strftime("%H:%M:%S"),
+            valid_until_0=before.strftime("%Y-%m-%d"),
+            valid_until_1=before.strftime("%H:%M:%S"),
             min_spend="5.00",
         ),
     )
