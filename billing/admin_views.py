@@ -32,6 +32,7 @@ from billing.exceptions import (
     RefundRefused,
     TopupRefused,
 )
+from billing.exports import statement_csv
 from billing.forms import (
     ALREADY_SUBMITTED,
     COUNTER_ALREADY_SUBMITTED,
@@ -45,8 +46,10 @@ from billing.forms import (
     format_money,
     insufficient_funds_message,
 )
+from billing.forms_reports import StatementPeriodForm
 from billing.models import LedgerAccount, Order, Payment, Refund
 from billing.selectors.ledger import StatementLine, account_statement
+from billing.selectors.reports import PeriodLine, account_statement_period, day_end, day_start
 from billing.services.refunds import refund_approve, refund_issue, refund_reject
 from billing.services.topups import counter_topup_record
 from billing.services.wallets import wallet_adjust, wallet_get
@@ -69,7 +72,7 @@ DEBITED = _("Debited %(amount)s from the wallet %(account)s of %(customer)s.")
 class StatementRow:
     """A statement line with its figures formatted for the page."""
 
-    line: StatementLine
+    line: StatementLine | PeriodLine
     debit: str
     credit: str
     balance: str
@@ -116,32 +119,69 @@ class LedgerAccountStatementView(LedgerAdminView):
 
     template_name = "admin/billing/ledgeraccount/statement.html"
 
-    def get(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def get(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         if not self.get_model_admin().has_view_permission(request):
             raise PermissionDenied
         account = self.get_account(request, object_id)
-        statement = account_statement(
-            account=account, page=_page_number(request), per_page=STATEMENT_PER_PAGE
-        )
+        form = StatementPeriodForm(request.GET)
+        period = form.is_valid() and form.cleaned_data["date_from"] is not None
+        start = day_start(form.cleaned_data["date_from"]) if period else None
+        end = day_end(form.cleaned_data["date_to"]) if period else None
+        if form.is_valid() and request.GET.get("format") == "csv":
+            days = f"-{form.cleaned_data['date_from']}-{form.cleaned_data['date_to']}"
+            return statement_csv(
+                account=account,
+                start=start,
+                end=end,
+                filename=f"statement-{account.code}{days if period else ''}.csv",
+            )
         currency = account.currency
+        context: dict[str, Any] = {}
+        lines: list[Any] = []
+        if start is not None and end is not None:
+            in_period = account_statement_period(
+                account=account,
+                start=start,
+                end=end,
+                page=_page_number(request),
+                per_page=STATEMENT_PER_PAGE,
+            )
+            lines, page = in_period.lines, in_period.page
+            context["opening"] = format_money(in_period.opening, currency)
+            context["closing"] = format_money(in_period.closing, currency)
+        elif form.is_valid():
+            statement = account_statement(
+                account=account, page=_page_number(request), per_page=STATEMENT_PER_PAGE
+            )
+            lines, page = statement.lines, statement.page
+        else:
+            page = None
         rows = [
             StatementRow(
                 line=line,
-                debit=_money_or_blank(line.posting.debit, currency),
-                credit=_money_or_blank(line.posting.credit, currency),
+                debit=_money_or_blank(line.debit, currency),
+                credit=_money_or_blank(line.credit, currency),
                 balance=format_money(line.balance, currency),
             )
-            for line in statement.lines
+            for line in lines
         ]
+        query = request.GET.copy()
+        query.pop(PAGE_VAR, None)
+        query.pop("format", None)
+        page_query = f"{query.urlencode()}&" if query else ""
         return self.render(
             request,
             title=str(STATEMENT_TITLE % {"account": account.code}),
             account=account,
             balance=format_money(account.balance, currency),
-            statement=statement,
-            page=statement.page,
+            page=page,
             rows=rows,
             page_var=PAGE_VAR,
+            page_query=page_query,
+            csv_query=f"{page_query}format=csv",
+            form=form,
+            period=period,
+            **context,
         )
 
 

@@ -20,6 +20,7 @@ from billing.admin.common import (
     ReadOnlyAdminMixin,
     money_html,
 )
+from billing.admin.report_views import REPORT_URLS
 from billing.admin_views import (
     LedgerAccountStatementView,
     WalletAdjustView,
@@ -60,6 +61,7 @@ class LedgerAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
         # Before the admin's own URLs, whose "<object_id>/" would take "adjust/".
         return [
+            *(path(route, view(view_class), name=name) for route, view_class, name in REPORT_URLS),
             path(
                 "adjust/",
                 view(WalletOpenView),

@@ -71,7 +71,10 @@ class LedgerAccount(models.Model):
         verbose_name = _("ledger account")
         verbose_name_plural = _("ledger accounts")
         ordering = ["code"]
-        permissions = [("adjust_wallet", _("Can adjust a customer's wallet"))]
+        permissions = [
+            ("adjust_wallet", _("Can adjust a customer's wallet")),
+            ("view_financial_reports", _("Can read financial reports and export the journal")),
+        ]
         constraints = [
             # A wallet is a customer's liability account; every other account is the business's.
             models.CheckConstraint(

@@ -46,6 +46,14 @@ class StatementLine:
     change: Decimal  # on the account's normal side: + raises its balance
     balance: Decimal  # the account's balance after this posting
 
+    @property
+    def debit(self) -> Decimal | None:
+        return self.posting.debit
+
+    @property
+    def credit(self) -> Decimal | None:
+        return self.posting.credit
+
 
 @dataclass(frozen=True)
 class Statement:
@@ -120,13 +128,18 @@ class TrialBalance:
         return self.total_debit == self.total_credit
 
 
-def trial_balance(*, at: dt.datetime | None = None) -> list[TrialBalance]:
+def trial_balance(
+    *, at: dt.datetime | None = None, before: dt.datetime | None = None
+) -> list[TrialBalance]:
     """Each account's net debit or credit per currency, from the postings of entries made up to
-    `at` (all of them when None). Customer wallets are summed into one line per currency, as
-    finance reads them: what we owe customers."""
+    `at` (inclusive) and before `before` (exclusive); all of them when both are None. Customer
+    wallets are summed into one line per currency, as finance reads them: what we owe
+    customers."""
     postings = Posting.objects.all()
     if at is not None:
         postings = postings.filter(entry__created_at__lte=at)
+    if before is not None:
+        postings = postings.filter(entry__created_at__lt=before)
     sums = postings.values("account_id").annotate(total=Sum("amount")).order_by()
     by_account = {row["account_id"]: row["total"] for row in sums}
     accounts = LedgerAccount.objects.filter(pk__in=by_account, owner__isnull=True)
