@@ -82,6 +82,13 @@ EXPECTED: dict[str, str] = {
     "billing_ledgeraccount_statement": "FS",
     "billing_ledgeraccount_adjust": "FS",
     "billing_ledgeraccount_open_wallet": "FS",
+    # Reports and exports are finance's.
+    "billing_reports": "FS",
+    "billing_report_trial_balance": "FS",
+    "billing_report_balance_sheet": "FS",
+    "billing_report_income": "FS",
+    "billing_report_journal": "FS",
+    "billing_report_wallets": "FS",
     **model_urls("billing_journalentry", view="FS", add="", delete=""),
     **model_urls("billing_posting", view="FS", add="", delete=""),
     # Coupons are the reseller's; finance reads them.
