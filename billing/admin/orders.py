@@ -34,6 +34,7 @@ from billing.models import (
     Refund,
 )
 from billing.services.fulfilment import FULFILLABLE, order_fulfil
+from catalog.admin_history import HistoryAdmin
 from catalog.validation import normalize_iccid
 
 # --- Coupons, orders, refunds -----------------------------------------------------------------
@@ -61,7 +62,7 @@ NOT_FULFILLABLE = ngettext_lazy(
 
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(HistoryAdmin):
     form = CouponAdminForm
     list_display = (
         "code",
