@@ -49,6 +49,7 @@ from billing.forms import (
 from billing.forms_reports import StatementPeriodForm
 from billing.models import LedgerAccount, Order, Payment, Refund
 from billing.selectors.ledger import StatementLine, account_statement
+from billing.selectors.refunds import refund_facts_load
 from billing.selectors.reports import PeriodLine, account_statement_period, day_end, day_start
 from billing.services.refunds import refund_approve, refund_issue, refund_reject
 from billing.services.topups import counter_topup_record
@@ -431,6 +432,7 @@ class BundleUsage:
     bundle: Bundle
     used: str
     allowance: str
+    left: str
 
 
 @dataclass(frozen=True)
@@ -447,21 +449,40 @@ class RefundFacts:
     bundles: list[BundleUsage]
     earlier_refunds: list[Refund]
 
+    @property
+    def current_bundle(self) -> BundleUsage | None:
+        """The bundle running now, else the one queued next, else the last one."""
+        for status in (Bundle.Status.ACTIVE, Bundle.Status.QUEUED):
+            for usage in self.bundles:
+                if usage.bundle.status == status:
+                    return usage
+        return self.bundles[-1] if self.bundles else None
+
+
+def _megabytes(size: float) -> str:
+    return f"{size / MEGABYTE:.1f} MB"
+
 
 def refund_facts(refund: Refund) -> RefundFacts:
+    """The facts of one refund. Loaded with `billing.selectors.refunds` (the queue loads them
+    for all its refunds at once; a refund alone, here)."""
+    refund_facts_load([refund])
     order = refund.order
     currency = order.currency
     payment = order.payment
     profile = refund.profile
     bundles = []
     if profile is not None:
-        for bundle in profile.bundles.select_related("plan").order_by("pk"):
+        for bundle in profile.bundles.all():  # prefetched with their plans, in order
             allowance = bundle.data_allowance_mb
             bundles.append(
                 BundleUsage(
                     bundle=bundle,
-                    used=f"{bundle.data_used_bytes / MEGABYTE:.1f} MB",
+                    used=_megabytes(bundle.data_used_bytes),
                     allowance=str(_("Unlimited")) if allowance is None else f"{allowance} MB",
+                    left=str(_("Unlimited"))
+                    if allowance is None
+                    else _megabytes(max(allowance * MEGABYTE - bundle.data_used_bytes, 0)),
                 )
             )
     return RefundFacts(
@@ -475,7 +496,7 @@ def refund_facts(refund: Refund) -> RefundFacts:
         else "",
         profile=profile,
         bundles=bundles,
-        earlier_refunds=list(order.refunds.exclude(pk=refund.pk).order_by("created_at", "pk")),
+        earlier_refunds=[other for other in order.refunds.all() if other.pk != refund.pk],
     )
 
 

@@ -4,16 +4,19 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import to_historic
 
 from . import selectors, services
+from .admin_history import HistoryAdmin
 from .admin_import import ProfileImportView
 from .admin_usage import UsageImportView
 from .exceptions import CatalogError
 from .forms import PlanAdminForm, price_field_name
 from .models import (
+    PROFILE_SECRET_FIELDS,
     Bundle,
     CardBinding,
     Device,
@@ -24,6 +27,7 @@ from .models import (
     Region,
     UsageRecord,
 )
+from .selectors.history import plan_price_history
 from .validation import mask_secret, normalize_iccid
 
 SECRETS_PERMISSION = "catalog.view_profile_secrets"
@@ -53,7 +57,7 @@ class PlanPriceChangeInline(admin.TabularInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(HistoryAdmin):
     list_display = (
         "code",
         "name",
@@ -74,6 +78,16 @@ class PlanAdmin(admin.ModelAdmin):
     readonly_fields = ("low_stock_alerted_at", "created_at", "updated_at")
     form = PlanAdminForm
     inlines = (PlanPriceChangeInline,)
+    # The plan's history, then its prices' (they are edited on the plan's page).
+    object_history_template = "admin/catalog/plan/object_history.html"
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = dict(extra_context or {})
+        if object_id.isdigit():
+            context["price_history"] = plan_price_history(plan_id=int(object_id))
+        return super().history_view(request, object_id, context)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
@@ -142,7 +156,7 @@ class ImportBatchAdmin(admin.ModelAdmin):
 
 
 @admin.register(EsimProfile)
-class EsimProfileAdmin(admin.ModelAdmin):
+class EsimProfileAdmin(HistoryAdmin):
     list_display = ("iccid", "plan", "status", "matching_id_masked", "owner", "batch", "created_at")
     list_filter = ("status", "plan", "batch")
     list_select_related = ("plan", "owner", "batch")
@@ -175,9 +189,10 @@ class EsimProfileAdmin(admin.ModelAdmin):
         return mask_secret(obj.matching_id)
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
-        if self.may_view_secrets(request):
+        # An old version (History) is filled with today's secrets by simple-history: never shown.
+        if self.may_view_secrets(request) and to_historic(obj) is None:
             return super().get_exclude(request, obj)
-        return ("matching_id", "confirmation_code")
+        return PROFILE_SECRET_FIELDS
 
     def get_list_display(self, request: HttpRequest) -> Any:
         if self.may_view_secrets(request):

@@ -40,6 +40,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from djmoney.money import Money
 from djmoney.settings import CURRENCY_CHOICES
+from simple_history.utils import bulk_create_with_history
 
 from accounts.models import User
 
@@ -573,7 +574,14 @@ def _profiles_write(*, rows: list[_Row], file_name: str, actor: User) -> ImportB
             )
             for row in rows
         ]
-        EsimProfile.objects.bulk_create(profiles, batch_size=BULK_CREATE_BATCH)
+        # With a "created" history record each (secrets excluded), signed by the importer.
+        bulk_create_with_history(
+            profiles,
+            EsimProfile,
+            batch_size=BULK_CREATE_BATCH,
+            default_user=actor,
+            default_change_reason=f"CSV import, batch {batch.pk}",
+        )
         # Billing posts the stock's cost here, in this transaction: see `profiles_import`.
         profiles_imported.send(sender=ImportBatch, batch=batch)
     return batch

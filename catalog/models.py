@@ -5,6 +5,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from djmoney.models.fields import MoneyField
+from simple_history.models import HistoricalRecords
 
 MB = 1024 * 1024
 
@@ -116,6 +117,8 @@ class Plan(LocalizedNameMixin):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Who changed what, shown by the admin's History page. Stock counts are not part of it.
+    history = HistoricalRecords(excluded_fields=["low_stock_alerted_at", "updated_at"])
 
     class Meta:
         verbose_name = _("plan")
@@ -154,6 +157,7 @@ class PlanPrice(models.Model):
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="prices")
     price = MoneyField(_("price"), max_digits=12, decimal_places=2, default_currency="USD")
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("price")
@@ -209,6 +213,9 @@ class ImportBatch(models.Model):
         return f"{self.file_name} ({self.imported_at:%Y-%m-%d %H:%M})"
 
 
+PROFILE_SECRET_FIELDS = ("matching_id", "confirmation_code")
+
+
 class EsimProfile(models.Model):
     """An eSIM profile: stock until sold, then the customer's eSIM."""
 
@@ -253,6 +260,9 @@ class EsimProfile(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     status_changed_at = models.DateTimeField(_("status changed"), auto_now=True)
+    # The secrets never reach the history table (nor anything built from them: the activation
+    # code is a property of these fields).
+    history = HistoricalRecords(excluded_fields=list(PROFILE_SECRET_FIELDS))
 
     class Meta:
         verbose_name = _("eSIM profile")

@@ -9,7 +9,9 @@ ledger row, a payment or an event.
 
 Coupons are kept by reseller staff; orders and refunds are read-only, fulfilled again by an
 action calling `order_fulfil` and refunded through finance's pages (`refund_issue`,
-`refund_approve`, `refund_reject`).
+`refund_approve`, `refund_reject`); finance's refund queue (billing.admin.refund_queue) lists
+the open requests with their facts. Coupons and bonus tiers keep a change history
+(django-simple-history, catalog.admin_history), shown on their History pages.
 """
 
 from billing.admin import ledger, orders, payments, renewals, support  # noqa: F401  (registers)

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from billing.admin.common import ReadOnlyAdminMixin, change_link, money_html
+from billing.admin.refund_queue import RefundQueueView
 from billing.admin_views import (
     DECIDE_REFUND_PERMISSION,
     OrderRefundView,
@@ -34,6 +35,7 @@ from billing.models import (
     Refund,
 )
 from billing.services.fulfilment import FULFILLABLE, order_fulfil
+from catalog.admin_history import HistoryAdmin
 from catalog.validation import normalize_iccid
 
 # --- Coupons, orders, refunds -----------------------------------------------------------------
@@ -61,7 +63,7 @@ NOT_FULFILLABLE = ngettext_lazy(
 
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(HistoryAdmin):
     form = CouponAdminForm
     list_display = (
         "code",
@@ -471,8 +473,9 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 view_class.as_view(admin_site=self.admin_site, model_admin=self)
             )
 
-        # Before the admin's own URLs, whose "<object_id>/" would take "12/approve/".
+        # Before the admin's own URLs, whose "<object_id>/" would take "12/approve/" and "queue/".
         return [
+            path("queue/", view(RefundQueueView), name="billing_refund_queue"),
             path(
                 "<path:object_id>/approve/",
                 view(RefundApproveView),

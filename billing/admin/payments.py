@@ -34,6 +34,7 @@ from billing.models import (
     SandboxCharge,
 )
 from billing.services.webhooks import gateway_event_replay
+from catalog.admin_history import HistoryAdmin
 
 # --- Payments, gateway events, bonus tiers ----------------------------------------------------
 #
@@ -347,7 +348,7 @@ class LiveNowFilter(admin.SimpleListFilter):
 
 
 @admin.register(BonusTier)
-class BonusTierAdmin(admin.ModelAdmin):
+class BonusTierAdmin(HistoryAdmin):
     form = BonusTierForm
     list_display = ("name", "rule", "currency", "starts_at", "ends_at", "is_active", "live_now")
     list_filter = ("currency", LiveNowFilter, "is_active")

@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
+from simple_history.models import HistoricalRecords
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -70,6 +71,8 @@ class Coupon(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # Staff edits; redemptions move `uses` with a guarded update, which history does not see.
+    history = HistoricalRecords(excluded_fields=["uses"])
 
     class Meta:
         verbose_name = _("coupon")

@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
+from simple_history.models import HistoricalRecords
 
 
 class Payment(models.Model):
@@ -263,6 +264,7 @@ class BonusTier(models.Model):
     ends_at = models.DateTimeField(_("ends"), null=True, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("bonus tier")

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "djmoney",
     "django_countries",
+    "simple_history",
     "accounts",
     "catalog",
     "billing",
@@ -48,6 +49,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After authentication: a signed-in user's saved language wins over the cookie.
     "accounts.middleware.UserLocaleMiddleware",
+    # After authentication: change history records who made each change.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
