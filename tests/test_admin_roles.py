@@ -24,7 +24,7 @@ from django_celery_beat.models import (
 )
 
 from accounts.roles import FINANCE, RESELLER_STAFF
-from billing.models import GatewayEvent, Payment, SandboxCharge
+from billing.models import BonusTier, Coupon, GatewayEvent, Payment, SandboxCharge
 from billing.services.refunds import refund_request
 from billing.services.support import support_request_create
 from catalog.models import CardBinding, ImportBatch, UsageRecord
@@ -69,6 +69,11 @@ EXPECTED: dict[str, str] = {
     # Catalog and inventory: reseller staff run them; finance reads plans, stock, imports.
     **model_urls("catalog_region", view=ALL, add="RS", delete="RS"),
     **model_urls("catalog_plan", view=ALL, add="RS", delete="RS"),
+    # An old version of a plan, profile, coupon or bonus tier (django-simple-history).
+    "catalog_plan_simple_history": ALL,
+    "catalog_esimprofile_simple_history": ALL,
+    "billing_coupon_simple_history": ALL,
+    "billing_bonustier_simple_history": ALL,
     **model_urls("catalog_importbatch", view=ALL, add="", delete="S"),
     **model_urls("catalog_esimprofile", view=ALL, add="RS", delete="S"),
     "catalog_esimprofile_import": "RS",
@@ -97,6 +102,7 @@ EXPECTED: dict[str, str] = {
     **model_urls("billing_order", view=ALL, add="", delete=""),
     "billing_order_refund": "FS",
     **model_urls("billing_refund", view=ALL, add="", delete=""),
+    "billing_refund_queue": ALL,
     "billing_refund_approve": "FS",
     "billing_refund_reject": "FS",
     # Payments: both read and take money at the counter; events are finance's.
@@ -170,6 +176,9 @@ def seed_shop() -> dict[str, models.Model]:
         settles_at=timezone.now() + timedelta(minutes=5),
     )
     CardBinding.objects.create(customer=customer, profile=profile, label="Travel")
+    profile.save()  # an old version to open (bulk imports write none)
+    Coupon.objects.create(code="ROLES", kind="percent", percent=5)
+    BonusTier.objects.create(name="Roles", currency="USD", min_amount=50, percent=5)
     bundle = profile.bundles.get()
     UsageRecord.objects.create(
         profile=profile, bundle=bundle, recorded_at=timezone.now(), bytes_used=1, source="api"
@@ -205,7 +214,7 @@ def admin_model(app_model: str) -> type[models.Model]:
 
 def url_for(name: str, seeded: dict[str, models.Model]) -> str:
     route = next(route for route, route_name in walk(admin.site.get_urls()) if route_name == name)
-    if "<path:object_id>" not in route and "<id>" not in route:
+    if not any(part in route for part in ("<path:object_id>", "<id>", "([^/]+)")):
         return reverse(f"admin:{name}")
     if name == "auth_user_password_change":
         return reverse(f"admin:{name}", args=[object_for("accounts.user", seeded)])
@@ -214,7 +223,11 @@ def url_for(name: str, seeded: dict[str, models.Model]) -> str:
         for model in admin.site._registry
         if name.startswith(f"{model._meta.app_label}_{model._meta.model_name}_")
     )
-    return reverse(f"admin:{name}", args=[object_for(app_model, seeded)])
+    object_id = object_for(app_model, seeded)
+    if name.endswith("_simple_history"):
+        version = admin_model(app_model).history.filter(id=object_id).latest("history_id")
+        return reverse(f"admin:{name}", args=[object_id, version.history_id])
+    return reverse(f"admin:{name}", args=[object_id])
 
 
 @pytest.fixture
