@@ -12,4 +12,11 @@ action calling `order_fulfil` and refunded through finance's pages (`refund_issu
 `refund_approve`, `refund_reject`).
 """
 
-from billing.admin import ledger, orders, payments, renewals, support  # noqa: F401  (registers)
+from billing.admin import (  # noqa: F401  (registers)
+    ledger,
+    orders,
+    payments,
+    reconciliation,
+    renewals,
+    support,
+)
