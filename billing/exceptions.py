@@ -73,3 +73,7 @@ class CardRefused(OrderError):
 
 class RefundRefused(OrderError):
     """A refund outside the window, of an installed eSIM, or larger than what is left."""
+
+
+class PayoutRefused(Exception):
+    """A payout that cannot be recorded (see the message); nothing was written."""

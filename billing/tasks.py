@@ -16,6 +16,7 @@ from billing.services import (
     fulfilment,
     orders,
     payments,
+    reconciliation,
     refunds,
     reminders,
     renewals,
@@ -271,3 +272,11 @@ def support_request_ack_task(self: Task, support_request_id: int) -> None:
         support_request_ack_send(support_request_id=support_request_id)
     except OSError as exc:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=60)) from exc
+
+
+@shared_task(name="billing.reconciliation_daily_task", ignore_result=True)
+def reconciliation_daily_task() -> int | None:
+    """Yesterday's reconciliation for the active gateway; finance hear of any discrepancy.
+    Run twice, the second finds the first day's run and does nothing (unless it failed)."""
+    run = reconciliation.reconciliation_daily()
+    return run.pk if run is not None else None

@@ -22,9 +22,12 @@ from django_celery_beat.models import (
     PeriodicTask,
     SolarSchedule,
 )
+from djmoney.money import Money
 
 from accounts.roles import FINANCE, RESELLER_STAFF
 from billing.models import BonusTier, Coupon, GatewayEvent, Payment, SandboxCharge
+from billing.services.payouts import payout_record
+from billing.services.reconciliation import reconciliation_run
 from billing.services.refunds import refund_request
 from billing.services.support import support_request_create
 from catalog.models import CardBinding, ImportBatch, UsageRecord
@@ -94,6 +97,11 @@ EXPECTED: dict[str, str] = {
     "billing_report_income": "FS",
     "billing_report_journal": "FS",
     "billing_report_wallets": "FS",
+    # Reconciling the gateway and recording its payouts are finance's; runs are read-only.
+    **model_urls("billing_reconciliationrun", view="FS", add="", delete=""),
+    "billing_reconciliationrun_run": "FS",
+    **model_urls("billing_gatewaypayout", view="FS", add="", delete=""),
+    "billing_gatewaypayout_record": "FS",
     **model_urls("billing_journalentry", view="FS", add="", delete=""),
     **model_urls("billing_posting", view="FS", add="", delete=""),
     # Coupons are the reseller's; finance reads them.
@@ -176,6 +184,18 @@ def seed_shop() -> dict[str, models.Model]:
         settles_at=timezone.now() + timedelta(minutes=5),
     )
     CardBinding.objects.create(customer=customer, profile=profile, label="Travel")
+    today = timezone.localdate()
+    reconciliation_run(gateway="sandbox", start=today, end=today, run_by=None)
+    payout_record(
+        gateway="sandbox",
+        reference="po_roles",
+        currency="USD",
+        paid_on=today,
+        amount_to_bank=Money("1.00", "USD"),
+        fees=Money("0.00", "USD"),
+        recorded_by=UserFactory(),
+        note="",
+    )
     profile.save()  # an old version to open (bulk imports write none)
     Coupon.objects.create(code="ROLES", kind="percent", percent=5)
     BonusTier.objects.create(name="Roles", currency="USD", min_amount=50, percent=5)

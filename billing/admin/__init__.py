@@ -14,4 +14,11 @@ the open requests with their facts. Coupons and bonus tiers keep a change histor
 (django-simple-history, catalog.admin_history), shown on their History pages.
 """
 
-from billing.admin import ledger, orders, payments, renewals, support  # noqa: F401  (registers)
+from billing.admin import (  # noqa: F401  (registers)
+    ledger,
+    orders,
+    payments,
+    reconciliation,
+    renewals,
+    support,
+)

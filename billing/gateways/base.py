@@ -7,7 +7,8 @@ events, and the payment services decide what to do with the answers.
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from djmoney.money import Money
 
@@ -67,6 +68,37 @@ class Refund:
     amount: Money
 
 
+TransactionKind = Literal["payment", "refund", "payout"]
+
+
+@dataclass(frozen=True)
+class GatewayTransaction:
+    """One movement of money at the gateway, as its own records show it (for reconciliation).
+
+    `payment_ref` is the gateway's payment id as we store it in Payment.gateway_payment_id
+    (Stripe's PaymentIntent, the sandbox's charge id); `refund_id` is set for refunds. `amount`
+    is the gross: positive for a payment, negative for a refund or a payout; `fee` is what the
+    gateway kept (zero when it keeps nothing). `created` is an aware datetime.
+    """
+
+    id: str
+    kind: TransactionKind
+    amount: Money
+    fee: Money
+    created: datetime
+    payment_ref: str = ""
+    refund_id: str = ""
+
+    @property
+    def key(self) -> str:
+        """What the ledger's side is matched on: payment id, refund id or payout id."""
+        if self.kind == "payment":
+            return self.payment_ref
+        if self.kind == "refund":
+            return self.refund_id
+        return self.id
+
+
 class Gateway(ABC):
     name: str
 
@@ -97,3 +129,8 @@ class Gateway(ABC):
         self, *, payment: "Payment", customer: "User", customer_id: str, method_id: str
     ) -> PaymentUpdate:
         """Charge a saved payment method with the customer away (auto-renewal)."""
+
+    @abstractmethod
+    def transactions_list(self, *, start: datetime, end: datetime) -> list[GatewayTransaction]:
+        """Payments, refunds and payouts made from `start` (inclusive) to `end` (exclusive);
+        raises GatewayError when the gateway cannot be reached."""

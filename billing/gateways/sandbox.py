@@ -10,11 +10,13 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
@@ -24,12 +26,13 @@ from billing.gateways.base import (
     Gateway,
     GatewayError,
     GatewayEventData,
+    GatewayTransaction,
     PaymentUpdate,
     Refund,
 )
 from billing.gateways.signing import SIGNATURE_HEADER, signed_event_load
 from billing.gateways.stripe_events import stripe_event_parse
-from billing.models import SandboxCharge
+from billing.models import SandboxCharge, SandboxRefund
 from billing.money import to_minor_units
 
 if TYPE_CHECKING:
@@ -88,16 +91,28 @@ class SandboxGateway(Gateway):
         return _charge_update(charge)
 
     def refund_create(self, *, payment: "Payment", amount: Money, idempotency_key: str) -> Refund:
+        refund_id = f"sbx_re_{idempotency_key}"
         with transaction.atomic():
             charge = SandboxCharge.objects.select_for_update().get(reference=str(payment.public_id))
+            done = SandboxRefund.objects.filter(refund_id=refund_id).first()
+            if done is not None:
+                # A retry under the same key: the first refund is the answer, as at Stripe.
+                money = Money(done.amount, done.currency)
+                return Refund(refund_id=refund_id, status="succeeded", amount=money)
             if charge.status != Status.SUCCEEDED:
                 raise GatewayError(ERROR_NOT_PAID)
             if charge.amount_refunded + amount.amount > charge.amount:
                 raise GatewayError(ERROR_REFUND_TOO_LARGE)
             charge.amount_refunded += amount.amount
             charge.save(update_fields=["amount_refunded"])
+            SandboxRefund.objects.create(
+                charge=charge,
+                refund_id=refund_id,
+                amount=amount.amount,
+                currency=str(amount.currency),
+            )
             _send(charge, "charge.refunded")
-        return Refund(refund_id=f"sbx_re_{idempotency_key}", status="succeeded", amount=amount)
+        return Refund(refund_id=refund_id, status="succeeded", amount=amount)
 
     def saved_method_charge(
         self, *, payment: "Payment", customer: "User", customer_id: str, method_id: str
@@ -109,8 +124,48 @@ class SandboxGateway(Gateway):
             status=Status.FAILED if declined else Status.SUCCEEDED,
             customer_ref=customer_id,
             method_ref=method_id,
+            paid_at=None if declined else timezone.now(),
         )
         return _charge_update(charge)
+
+    def transactions_list(self, *, start: datetime, end: datetime) -> list[GatewayTransaction]:
+        """The sandbox's own records: charges paid and refunds made from `start` to `end`.
+        The sandbox keeps no fee (every fee is zero) and pays nothing out (no payouts)."""
+        charges = (
+            SandboxCharge.objects.filter(status=Status.SUCCEEDED)
+            .annotate(paid=Coalesce("paid_at", "created_at"))
+            .filter(paid__gte=start, paid__lt=end)
+            .order_by("paid", "pk")
+        )
+        found = [
+            GatewayTransaction(
+                id=charge.charge_id,
+                kind="payment",
+                payment_ref=charge.charge_id,
+                amount=Money(charge.amount, charge.currency),
+                fee=Money(0, charge.currency),
+                created=charge.paid,
+            )
+            for charge in charges
+        ]
+        refunds = (
+            SandboxRefund.objects.filter(created_at__gte=start, created_at__lt=end)
+            .annotate(charge_ref=F("charge__charge_id"))
+            .order_by("created_at", "pk")
+        )
+        found += [
+            GatewayTransaction(
+                id=refund.refund_id,
+                kind="refund",
+                payment_ref=refund.charge_ref,
+                refund_id=refund.refund_id,
+                amount=Money(-refund.amount, refund.currency),
+                fee=Money(0, refund.currency),
+                created=refund.created_at,
+            )
+            for refund in refunds
+        ]
+        return found
 
 
 # --- The sandbox page's buttons ------------------------------------------------
@@ -150,7 +205,8 @@ def sandbox_settle(*, charge_id: int) -> SandboxCharge:
         if charge.status == Status.PROCESSING:
             charge.status = Status.SUCCEEDED
             charge.method_ref = _new_id("sbx_pm")
-            charge.save(update_fields=["status", "method_ref"])
+            charge.paid_at = timezone.now()
+            charge.save(update_fields=["status", "method_ref", "paid_at"])
             _send(charge, "checkout.session.async_payment_succeeded")
     return charge
 
@@ -188,7 +244,8 @@ def _settle_open(token: str, status: str) -> SandboxCharge:
         charge.status = status
         if status == Status.SUCCEEDED:
             charge.method_ref = _new_id("sbx_pm")
-        charge.save(update_fields=["status", "method_ref"])
+            charge.paid_at = timezone.now()
+        charge.save(update_fields=["status", "method_ref", "paid_at"])
         _send(charge, "checkout.session.completed")
         if status == Status.FAILED:
             _send(charge, "payment_intent.payment_failed")

@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import stripe
@@ -32,6 +32,7 @@ from billing.gateways.base import (
     Gateway,
     GatewayError,
     GatewayEventData,
+    GatewayTransaction,
     PaymentUpdate,
     Refund,
     WebhookInvalid,
@@ -77,6 +78,13 @@ ERROR_NOT_CAPTURED = "this payment has no Stripe charge to refund"
 ERROR_NO_REFERENCE = "Stripe never opened this payment."
 ERROR_METHOD = "Stripe Checkout does not take payments by {method}"
 ERROR_STRIPE = "Stripe could not {action} ({details})."
+# Balance transactions and payouts are read in pages of this many.
+PAGE_SIZE = 100
+# Balance transaction types for a charge and a refund (Stripe's older and newer names).
+CHARGE_TYPES = ("charge", "payment")
+REFUND_TYPES = ("refund", "payment_refund")
+# Payouts come from the Payouts API; their balance transactions would count them twice.
+PAYOUT_STATUSES_GONE = ("failed", "canceled")
 # Whatever looks like a key is cut out of Stripe's messages before they are shown or stored.
 KEY_PATTERN = re.compile(r"\b(sk|rk|pk|whsec)_[A-Za-z0-9_*]+")
 
@@ -295,6 +303,105 @@ class StripeGateway(Gateway):
         except stripe.StripeError as exc:
             raise _gateway_error("charge the saved payment method", exc) from exc
         return _with_reference(intent_update(intent.to_dict()), reference)
+
+    # --- Reconciliation -------------------------------------------------------------------
+
+    def transactions_list(self, *, start: datetime, end: datetime) -> list[GatewayTransaction]:
+        """Charges and refunds from the balance history, and payouts from the Payouts API.
+
+        Both lists come newest first and are read without a `created` filter (localstripe,
+        which the tests use, refuses one): balance transactions stop at the first one older
+        than `start`; payouts are few (one a day at most), so they are read to the end, and each
+        counts on its arrival date (the day the bank sees it)."""
+        try:
+            found = self._balance_transactions(start, end)
+            found += self._payouts(start, end)
+        except stripe.StripeError as exc:
+            raise _gateway_error("list the balance transactions", exc) from exc
+        return found
+
+    def _balance_transactions(self, start: datetime, end: datetime) -> list[GatewayTransaction]:
+        found: list[GatewayTransaction] = []
+        after = ""
+        while True:
+            params: dict[str, Any] = {"limit": PAGE_SIZE, "expand": ["data.source"]}
+            if after:
+                params["starting_after"] = after
+            page = self._client.v1.balance_transactions.list(params)  # type: ignore[arg-type]
+            rows = [row.to_dict() for row in page.data]
+            for row in rows:
+                created = _time(row["created"])
+                if created < start:
+                    return found
+                if created < end:
+                    transaction = _balance_transaction(row, created)
+                    if transaction is not None:
+                        found.append(transaction)
+            if not page.has_more or not rows:
+                return found
+            after = rows[-1]["id"]
+
+    def _payouts(self, start: datetime, end: datetime) -> list[GatewayTransaction]:
+        found: list[GatewayTransaction] = []
+        after = ""
+        while True:
+            params: dict[str, Any] = {"limit": PAGE_SIZE}
+            if after:
+                params["starting_after"] = after
+            page = self._client.v1.payouts.list(params)  # type: ignore[arg-type]
+            rows = [row.to_dict() for row in page.data]
+            for row in rows:
+                # A payout counts on the day it reaches the bank, as finance record it.
+                created = _time(row.get("arrival_date") or row["created"])
+                if start <= created < end and row.get("status") not in PAYOUT_STATUSES_GONE:
+                    currency = str(row["currency"]).upper()
+                    found.append(
+                        GatewayTransaction(
+                            id=row["id"],
+                            kind="payout",
+                            amount=-from_minor_units(int(row["amount"]), currency),
+                            fee=Money(0, currency),
+                            created=created,
+                        )
+                    )
+            if not page.has_more or not rows:
+                return found
+            after = rows[-1]["id"]
+
+
+def _time(timestamp: Any) -> datetime:
+    return datetime.fromtimestamp(int(timestamp), tz=UTC)
+
+
+def _balance_transaction(row: dict[str, Any], created: datetime) -> GatewayTransaction | None:
+    """A charge or a refund, keyed by its PaymentIntent and refund ids; None for the rest
+    (payouts, which come from the Payouts API, transfers, adjustments)."""
+    kind = row.get("type")
+    source = row.get("source")
+    source = source if isinstance(source, dict) else {"id": source}
+    currency = str(row["currency"]).upper()
+    amount = from_minor_units(int(row["amount"]), currency)
+    fee = from_minor_units(int(row.get("fee") or 0), currency)
+    if kind in CHARGE_TYPES:
+        return GatewayTransaction(
+            id=row["id"],
+            kind="payment",
+            payment_ref=_id(source.get("payment_intent")) or _id(source.get("id")),
+            amount=amount,
+            fee=fee,
+            created=created,
+        )
+    if kind in REFUND_TYPES:
+        return GatewayTransaction(
+            id=row["id"],
+            kind="refund",
+            payment_ref=_id(source.get("payment_intent")),
+            refund_id=_id(source.get("id")),
+            amount=amount,
+            fee=fee,
+            created=created,
+        )
+    return None
 
 
 def _session_lookup(session: dict[str, Any], reference: str) -> PaymentUpdate:

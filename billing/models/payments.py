@@ -323,6 +323,8 @@ class SandboxCharge(models.Model):
     webhook_url = models.URLField(max_length=500, blank=True)
     return_url = models.URLField(max_length=500, blank=True)
     settles_at = models.DateTimeField(null=True, blank=True)
+    # When the charge succeeded: the day it counts in the sandbox's reconciliation report.
+    paid_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -336,3 +338,23 @@ class SandboxCharge(models.Model):
 
     def __str__(self) -> str:
         return self.charge_id
+
+
+class SandboxRefund(models.Model):
+    """The sandbox gateway's record of one refund of a charge, as a real gateway lists it."""
+
+    charge = models.ForeignKey(SandboxCharge, on_delete=models.CASCADE, related_name="refunds")
+    refund_id = models.CharField(max_length=100, unique=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sandbox refund")
+        verbose_name_plural = _("sandbox refunds")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="billing_sandbox_refund_pos"),
+        ]
+
+    def __str__(self) -> str:
+        return self.refund_id

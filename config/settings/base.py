@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -258,6 +259,9 @@ SIMDESK_USAGE_API_TOKEN = env("SIMDESK_USAGE_API_TOKEN", default="")
 SIMDESK_SITE_URL = env("SIMDESK_SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Support requests from the contact form are announced here too; empty: only in the admin.
 SIMDESK_SUPPORT_EMAIL = env("SIMDESK_SUPPORT_EMAIL", default="")
+# The daily gateway reconciliation's discrepancies go to the Finance group and, when set,
+# to this address too.
+SIMDESK_FINANCE_EMAIL = env("SIMDESK_FINANCE_EMAIL", default="")
 
 # --- Static files -----------------------------------------------------------
 STATIC_URL = "/static/"
@@ -311,6 +315,11 @@ CELERY_BEAT_SCHEDULE = {
     "bundles-advance": {"task": "catalog.bundles_advance_task", "schedule": 300.0},
     "renewals-sweep": {"task": "billing.renewals_sweep_task", "schedule": 600.0},
     "reminders-sweep": {"task": "billing.reminders_sweep_task", "schedule": 900.0},
+    # Yesterday's gateway transactions against the ledger, in the shop's time zone.
+    "reconciliation-daily": {
+        "task": "billing.reconciliation_daily_task",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
 
 # --- Logging ----------------------------------------------------------------
