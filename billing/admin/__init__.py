@@ -2,7 +2,7 @@
 everyone, superusers included; bonus tiers are kept here by reseller staff.
 
 Money moves through services only. The admin shows accounts, entries and postings, an account's
-statement, payments and gateway events, and the money pages (billing.admin_views): Finance's
+statement, payments and gateway events, and the money pages (billing.admin.views): Finance's
 wallet adjustments (`wallet_adjust`) and money received at the counter (`counter_topup_record`).
 Replaying a failed event is an action calling `gateway_event_replay`. Nothing here saves a
 ledger row, a payment or an event.

@@ -21,7 +21,7 @@ from billing.admin.common import (
     money_html,
 )
 from billing.admin.report_views import REPORT_URLS
-from billing.admin_views import (
+from billing.admin.views.ledger import (
     LedgerAccountStatementView,
     WalletAdjustView,
     WalletOpenView,

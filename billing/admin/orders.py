@@ -18,7 +18,7 @@ from django.utils.translation import ngettext_lazy
 
 from billing.admin.common import ReadOnlyAdminMixin, change_link, money_html
 from billing.admin.refund_queue import RefundQueueView
-from billing.admin_views import (
+from billing.admin.views.refunds import (
     DECIDE_REFUND_PERMISSION,
     OrderRefundView,
     RefundApproveView,
@@ -43,7 +43,7 @@ from catalog.validation import normalize_iccid
 # Coupons are kept here by reseller staff. Orders and refunds are read-only: an order is
 # fulfilled again by an action calling `order_fulfil`, refunded by finance through the order's
 # refund page (`refund_issue`), and a customer's request is approved or rejected on the
-# refund's own pages (`refund_approve`, `refund_reject`); see billing.admin_views.
+# refund's own pages (`refund_approve`, `refund_reject`); see billing.admin.views.refunds.
 
 ORDER_SEARCH = re.compile(r"^[Oo](\d{1,12})$")  # O00000012, as order pages print it
 REFUND_SEARCH = re.compile(r"^[Rr](\d{1,12})$")

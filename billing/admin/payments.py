@@ -21,9 +21,7 @@ from django.utils.translation import ngettext_lazy
 
 from accounts.models import User
 from billing.admin.common import ReadOnlyAdminMixin, _money_or_blank, change_link, money_html
-from billing.admin_views import (
-    CounterTopupView,
-)
+from billing.admin.views.counter import CounterTopupView
 from billing.forms import BonusTierForm, format_money
 from billing.models import (
     BonusTier,
@@ -39,8 +37,8 @@ from catalog.admin_history import HistoryAdmin
 # --- Payments, gateway events, bonus tiers ----------------------------------------------------
 #
 # Payments and events are read-only too: money is recorded by the counter page
-# (billing.admin_views.CounterTopupView, calling `counter_topup_record`) and events are replayed
-# by an action calling `gateway_event_replay`. Bonus tiers are plain settings staff keep.
+# (billing.admin.views.counter.CounterTopupView, calling `counter_topup_record`) and events are
+# replayed by an action calling `gateway_event_replay`. Bonus tiers are plain settings staff keep.
 
 OPEN_TOO_LONG = timedelta(minutes=10)
 RECEIPT_SEARCH = re.compile(r"^[Pp](\d{1,12})$")  # P00000012, as receipts print it

@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
-from billing.admin_views import DECIDE_REFUND_PERMISSION, RefundFacts, refund_facts
+from billing.admin.views.refunds import DECIDE_REFUND_PERMISSION, RefundFacts, refund_facts
 from billing.forms import format_money
 from billing.models import Refund
 from billing.selectors.refunds import refund_queue

@@ -1,8 +1,9 @@
 """Refunds as finance read them: the queue of open requests, each with what it is judged on
 (the order, its payment, the eSIM and its bundles, the order's other refunds).
 
-`billing.admin_views.refund_facts` formats those facts for the pages; the joins and prefetches
-it reads are made here, once for a whole queue, so the page's queries do not grow with it.
+`billing.admin.views.refunds.refund_facts` formats those facts for the pages; the joins and
+prefetches it reads are made here, once for a whole queue, so the page's queries do not grow
+with it.
 """
 
 from collections.abc import Iterable
