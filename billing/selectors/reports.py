@@ -47,8 +47,9 @@ def books_at(day: dt.date) -> list[TrialBalance]:
 @dataclass(frozen=True)
 class ReportLine:
     code: str
-    name: str
+    name: str  # English, as the chart names it (CSV)
     amount: Decimal  # on the account's normal side (a contra account shows a negative amount)
+    label: str = ""  # what the account is for, in the reader's language (pages)
 
 
 @dataclass
@@ -89,7 +90,12 @@ def balance_sheet(*, day: dt.date) -> list[BalanceSheet]:
         for row in book.rows:
             account = row.account
             net_debit = row.debit - row.credit
-            line = ReportLine(account.code, account.name, account.normal_sign * net_debit)
+            line = ReportLine(
+                account.code,
+                account.name,
+                account.normal_sign * net_debit,
+                account.get_purpose_display(),
+            )
             if account.type == Type.ASSET:
                 sheet.assets.append(line)
             elif account.type == Type.LIABILITY:
@@ -150,11 +156,17 @@ def income_summary(*, date_from: dt.date, date_to: dt.date) -> list[IncomeSummar
         summary = summaries.setdefault(account.currency, IncomeSummary(account.currency))
         total = by_account[account.pk]  # debits positive
         if account.purpose == Purpose.SALES_REFUNDS:
-            summary.refunds.append(ReportLine(account.code, account.name, total))
+            summary.refunds.append(
+                ReportLine(account.code, account.name, total, account.get_purpose_display())
+            )
         elif account.type == Type.REVENUE:
-            summary.revenue.append(ReportLine(account.code, account.name, -total))
+            summary.revenue.append(
+                ReportLine(account.code, account.name, -total, account.get_purpose_display())
+            )
         else:
-            summary.expenses.append(ReportLine(account.code, account.name, total))
+            summary.expenses.append(
+                ReportLine(account.code, account.name, total, account.get_purpose_display())
+            )
     return [summaries[currency] for currency in sorted(summaries)]
 
 
