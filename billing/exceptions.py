@@ -77,3 +77,7 @@ class RefundRefused(OrderError):
 
 class PayoutRefused(Exception):
     """A payout that cannot be recorded (see the message); nothing was written."""
+
+
+class ReconciliationRefused(Exception):
+    """A discrepancy that cannot be resolved this way (see the message); nothing was written."""

@@ -100,6 +100,8 @@ EXPECTED: dict[str, str] = {
     # Reconciling the gateway and recording its payouts are finance's; runs are read-only.
     **model_urls("billing_reconciliationrun", view="FS", add="", delete=""),
     "billing_reconciliationrun_run": "FS",
+    "billing_reconciliationrun_ask_gateway": "FS",
+    "billing_reconciliationrun_book_refund": "FS",
     **model_urls("billing_gatewaypayout", view="FS", add="", delete=""),
     "billing_gatewaypayout_record": "FS",
     **model_urls("billing_journalentry", view="FS", add="", delete=""),

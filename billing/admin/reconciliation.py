@@ -3,7 +3,8 @@
 Runs and payouts are read-only. Finance run a reconciliation for a day or a range on the
 "Reconcile" page (`reconciliation_run`) and record a payout the gateway made to the bank on
 the "Record a payout" page (`payout_record`); a payout missing in a run's report links to that
-page with its figures filled in.
+page with its figures filled in. A payment or a refund missing in the ledger is resolved from
+the run's page (billing.admin.reconciliation_resolve).
 """
 
 from datetime import date, timedelta
@@ -321,9 +322,13 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
 
     def get_urls(self) -> list[URLPattern]:
+        # Imported here: that module builds on this one's FinanceAdminView.
+        from billing.admin.reconciliation_resolve import resolution_urls
+
         # Before the admin's own URLs, whose "<object_id>/" would take "run/".
         return [
             path("run/", _view(self, ReconcileView), name="billing_reconciliationrun_run"),
+            *resolution_urls(self),
             *super().get_urls(),
         ]
 
@@ -342,10 +347,13 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra)
 
     def _item_groups(self, request: HttpRequest, run: ReconciliationRun) -> list[dict[str, Any]]:
-        items = run.items.select_related("payment", "refund", "entry", "payout").order_by(
-            "occurred_at", "pk"
-        )
+        from billing.admin.reconciliation_resolve import can_ask, can_book
+
+        items = run.items.select_related(
+            "payment", "refund", "entry", "payout", "resolved_entry", "resolved_by"
+        ).order_by("occurred_at", "pk")
         may_record = request.user.has_perm(RECORD_PERMISSION)
+        may_resolve = request.user.has_perm(RUN_PERMISSION)
         groups: dict[str, list[dict[str, Any]]] = {r.value: [] for r in ReconciliationItem.Result}
         for item in items:
             record_url = ""
@@ -365,6 +373,19 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "fee": money_html(item.gateway_fee, item.gateway_currency or item.currency),
                     "links": _links(item),
                     "record_url": record_url,
+                    "ask_url": reverse(
+                        "admin:billing_reconciliationrun_ask_gateway", args=[item.pk]
+                    )
+                    if may_resolve and can_ask(item)
+                    else "",
+                    "book_url": reverse(
+                        "admin:billing_reconciliationrun_book_refund", args=[item.pk]
+                    )
+                    if may_resolve and can_book(item)
+                    else "",
+                    "resolved_link": change_link(item.resolved_entry, f"#{item.resolved_entry.pk}")
+                    if item.resolved_entry is not None
+                    else "",
                 }
             )
         return [

@@ -137,6 +137,25 @@ class ReconciliationItem(models.Model):
         _("gateway fee"), max_digits=18, decimal_places=2, null=True, blank=True
     )
     occurred_at = models.DateTimeField(_("occurred at"))
+    # How finance resolved a discrepancy from the run's page: the entry it led to, who, when, why.
+    resolved_entry = models.ForeignKey(
+        "billing.JournalEntry",
+        verbose_name=_("resolved by the entry"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolution_note = models.TextField(_("resolution note"), blank=True)
 
     class Meta:
         verbose_name = _("reconciliation item")

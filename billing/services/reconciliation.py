@@ -6,6 +6,8 @@ The ledger's side:
   on its Payment.gateway_payment_id; only payments through the reconciled gateway count;
 - a refund to the original method, the entry keyed "refund:<pk>", matched on the
   Refund.gateway_refund_id;
+- a refund made at the gateway only and booked by finance from a run's page, the entry keyed
+  "gateway-refund:<gateway>:<gateway refund id>" (billing.services.gateway_refunds);
 - a payout recorded by finance (GatewayPayout), matched on the gateway's payout id.
 
 An entry can be posted a moment after the gateway's midnight (a capture at 23:59:59 at the
@@ -52,6 +54,12 @@ Result = ReconciliationItem.Result
 Kind = ReconciliationItem.Kind
 MARGIN = timedelta(days=1)
 ERROR_NO_GATEWAY = "The {gateway} gateway is not configured here."
+GATEWAY_REFUND_PREFIX = "gateway-refund"
+
+
+def gateway_refund_key(gateway: str, refund_id: str) -> str:
+    """The ledger entry's key for a refund made at the gateway only and booked by finance."""
+    return f"{GATEWAY_REFUND_PREFIX}:{gateway}:{refund_id}"
 
 
 @dataclass
@@ -66,6 +74,7 @@ class Side:
     refund_id: int | None = None
     entry_id: int | None = None
     payout_id: int | None = None
+    payment_ref: str = ""  # the gateway's payment a refund belongs to (gateway side)
 
 
 @dataclass
@@ -111,7 +120,7 @@ def reconciliation_run(
     _ledger_side(sides, gateway, lo - MARGIN, hi + MARGIN)
     _payouts_side(sides, gateway, start - MARGIN, end + MARGIN)
     items = _compare(sides, lo, hi)
-    _link_unbooked(items, gateway)
+    _link_unbooked(items, gateway, sides)
     with transaction.atomic():
         run = ReconciliationRun.objects.create(
             gateway=gateway,
@@ -216,6 +225,7 @@ def _gateway_side(sides: Sides, transactions: list[GatewayTransaction]) -> None:
                 amount=txn.amount.amount,
                 fee=txn.fee.amount,
                 occurred_at=txn.created,
+                payment_ref=txn.payment_ref,
             ),
         )
 
@@ -235,7 +245,9 @@ def _ledger_side(sides: Sides, gateway: str, lo: datetime, hi: datetime) -> None
         .order_by("entry__created_at", "entry_id", "pk")
     )
     refund_ids: dict[int, int] = {}  # entry id -> refund pk, read in one query below
+    booked: dict[int, str] = {}  # entry id -> the gateway's refund id, booked by finance
     rows: list[tuple[Posting, str]] = []
+    booked_prefix = gateway_refund_key(gateway, "")
     for posting in postings:
         key = posting.entry.idempotency_key
         parts = key.split(":")
@@ -243,6 +255,9 @@ def _ledger_side(sides: Sides, gateway: str, lo: datetime, hi: datetime) -> None
             rows.append((posting, Kind.PAYMENT))
         elif len(parts) == 2 and parts[0] == "refund" and parts[1].isdigit():
             refund_ids[posting.entry_id] = int(parts[1])
+            rows.append((posting, Kind.REFUND))
+        elif key.startswith(booked_prefix) and len(key) > len(booked_prefix):
+            booked[posting.entry_id] = key[len(booked_prefix) :]
             rows.append((posting, Kind.REFUND))
     refunds = Refund.objects.in_bulk(list(refund_ids.values()))
     for posting, kind in rows:
@@ -258,6 +273,8 @@ def _ledger_side(sides: Sides, gateway: str, lo: datetime, hi: datetime) -> None
         )
         if kind == Kind.PAYMENT:
             reference = payment.gateway_payment_id or payment.receipt_number
+        elif entry.pk in booked:
+            reference = booked[entry.pk]
         else:
             refund = refunds.get(refund_ids[entry.pk])
             side.refund_id = refund.pk if refund is not None else None
@@ -331,15 +348,21 @@ def _compare(sides: Sides, lo: datetime, hi: datetime) -> list[ReconciliationIte
     return items
 
 
-def _link_unbooked(items: list[ReconciliationItem], gateway: str) -> None:
+def _link_unbooked(items: list[ReconciliationItem], gateway: str, sides: Sides) -> None:
     """A payment or refund missing in the ledger still links to our record when there is one
-    (a payment never confirmed, a refund whose entry failed): two queries for the run."""
+    (a payment never confirmed, a refund whose entry failed, a refund made at the gateway only
+    links to the payment it refunded): two queries for the run."""
     missing = [i for i in items if i.result == Result.MISSING_IN_LEDGER]
+    refunded: dict[int, str] = {}  # id(item) -> the gateway's payment a refund belongs to
+    for item in missing:
+        side = sides.gateway.get((item.kind, item.reference))
+        if item.kind == Kind.REFUND and side is not None and side.payment_ref:
+            refunded[id(item)] = side.payment_ref
+    payment_refs = [i.reference for i in missing if i.kind == Kind.PAYMENT]
     payments = {
         p.gateway_payment_id: p.pk
         for p in Payment.objects.filter(
-            gateway=gateway,
-            gateway_payment_id__in=[i.reference for i in missing if i.kind == Kind.PAYMENT],
+            gateway=gateway, gateway_payment_id__in=payment_refs + list(refunded.values())
         ).only("pk", "gateway_payment_id")
     }
     refunds = {
@@ -353,6 +376,8 @@ def _link_unbooked(items: list[ReconciliationItem], gateway: str) -> None:
             item.payment_id = payments.get(item.reference)
         elif item.kind == Kind.REFUND and item.reference in refunds:
             item.refund_id, item.payment_id = refunds[item.reference]
+        elif item.kind == Kind.REFUND and id(item) in refunded:
+            item.payment_id = payments.get(refunded[id(item)])
 
 
 def _totals(items: list[ReconciliationItem]) -> dict[str, dict[str, str]]:
