@@ -9,7 +9,7 @@ ledger row, a payment or an event.
 
 Coupons are kept by reseller staff; orders and refunds are read-only, fulfilled again by an
 action calling `order_fulfil` and refunded through finance's pages (`refund_issue`,
-`refund_approve`, `refund_reject`); finance's refund queue (billing.admin.refund_queue) lists
+`refund_approve`, `refund_reject`); finance's refund queue (billing.admin.views.refund_queue) lists
 the open requests with their facts. Coupons and bonus tiers keep a change history
 (django-simple-history, catalog.admin_history), shown on their History pages.
 """

@@ -20,13 +20,13 @@ from billing.admin.common import (
     ReadOnlyAdminMixin,
     money_html,
 )
-from billing.admin.report_views import REPORT_URLS
 from billing.admin.views.ledger import (
     LedgerAccountStatementView,
     WalletAdjustView,
     WalletOpenView,
     statement_url,
 )
+from billing.admin.views.reports import REPORT_URLS
 from billing.models import (
     JournalEntry,
     LedgerAccount,

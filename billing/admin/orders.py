@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from billing.admin.common import ReadOnlyAdminMixin, change_link, money_html
-from billing.admin.refund_queue import RefundQueueView
+from billing.admin.views.refund_queue import RefundQueueView
 from billing.admin.views.refunds import (
     DECIDE_REFUND_PERMISSION,
     OrderRefundView,

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from billing.admin.common import money_html
-from billing.admin.reconciliation import RUN_PERMISSION, FinanceAdminView, _view
+from billing.admin.views.reconciliation import RUN_PERMISSION, FinanceAdminView, mounted_view
 from billing.exceptions import PaymentError, ReconciliationRefused
 from billing.gateways import GatewayError
 from billing.models import Payment, ReconciliationItem
@@ -167,12 +167,12 @@ def resolution_urls(model_admin: Any) -> list[URLPattern]:
     return [
         path(
             "items/<id>/ask-gateway/",
-            _view(model_admin, PaymentAskView),
+            mounted_view(model_admin, PaymentAskView),
             name="billing_reconciliationrun_ask_gateway",
         ),
         path(
             "items/<id>/book-refund/",
-            _view(model_admin, RefundBookView),
+            mounted_view(model_admin, RefundBookView),
             name="billing_reconciliationrun_book_refund",
         ),
     ]
