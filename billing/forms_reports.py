@@ -23,9 +23,10 @@ RANGE_HALF = _("Give both the first and the last day, or neither.")
 ISO_DATE = "%Y-%m-%d"
 
 
-def _date_field(
+def day_field(
     label: "StrOrPromise", *, required: bool = True, help_text: "StrOrPromise" = ""
 ) -> forms.DateField:
+    """A day typed as YYYY-MM-DD, with the browser's date picker."""
     return forms.DateField(
         label=label,
         required=required,
@@ -35,9 +36,10 @@ def _date_field(
     )
 
 
-def _not_future(day: dt.date | None) -> dt.date | None:
+def not_future(day: dt.date | None, message: "StrOrPromise" = FUTURE_DAY) -> dt.date | None:
+    """The day, or a validation error when it is after today in the shop's time zone."""
     if day is not None and day > timezone.localdate():
-        raise forms.ValidationError(FUTURE_DAY, code="future")
+        raise forms.ValidationError(message, code="future")
     return day
 
 
@@ -64,19 +66,19 @@ def _month_start() -> dt.date:
 
 
 class ReportDayForm(forms.Form):
-    day = _date_field(_("At the end of"), help_text=_("The books as they stood at midnight."))
+    day = day_field(_("At the end of"), help_text=_("The books as they stood at midnight."))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["day"].initial = timezone.localdate
 
     def clean_day(self) -> dt.date | None:
-        return _not_future(self.cleaned_data.get("day"))
+        return not_future(self.cleaned_data.get("day"))
 
 
 class ReportPeriodForm(forms.Form):
-    date_from = _date_field(_("From"))
-    date_to = _date_field(_("To"), help_text=_("Both days are included."))
+    date_from = day_field(_("From"))
+    date_to = day_field(_("To"), help_text=_("Both days are included."))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -84,10 +86,10 @@ class ReportPeriodForm(forms.Form):
         self.fields["date_to"].initial = timezone.localdate
 
     def clean_date_from(self) -> dt.date | None:
-        return _not_future(self.cleaned_data.get("date_from"))
+        return not_future(self.cleaned_data.get("date_from"))
 
     def clean_date_to(self) -> dt.date | None:
-        return _not_future(self.cleaned_data.get("date_to"))
+        return not_future(self.cleaned_data.get("date_to"))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

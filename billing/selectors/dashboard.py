@@ -14,8 +14,8 @@ from typing import Generic, TypeVar
 from django.db.models import Aggregate, Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
-from billing.forms import format_money
 from billing.models import Order, Payment, Refund, Renewal, SupportRequest
+from billing.selectors.reports import day_start
 from catalog.models import Plan
 from catalog.selectors import plans_with_stock
 
@@ -41,10 +41,6 @@ class Figure:
     count: int
     amount: Decimal
     currency: str
-
-    @property
-    def money(self) -> str:
-        return format_money(self.amount, self.currency)
 
 
 @dataclass(frozen=True)
@@ -82,7 +78,7 @@ def sales_window_starts(*, now: datetime.datetime | None = None) -> dict[str, da
     """Where each window starts: today's midnight in the shop's time zone, and 6 and 29 days
     before it (so "7 days" is today and the 6 days before)."""
     now = now or timezone.now()
-    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = day_start(timezone.localdate(now))
     return {name: midnight - datetime.timedelta(days=days - 1) for name, days in SALES_WINDOWS}
 
 

@@ -51,6 +51,10 @@ class ReportLine:
     amount: Decimal  # on the account's normal side (a contra account shows a negative amount)
     label: str = ""  # what the account is for, in the reader's language (pages)
 
+    @classmethod
+    def of(cls, account: LedgerAccount, amount: Decimal) -> "ReportLine":
+        return cls(account.code, account.name, amount, account.get_purpose_display())
+
 
 @dataclass
 class BalanceSheet:
@@ -90,12 +94,7 @@ def balance_sheet(*, day: dt.date) -> list[BalanceSheet]:
         for row in book.rows:
             account = row.account
             net_debit = row.debit - row.credit
-            line = ReportLine(
-                account.code,
-                account.name,
-                account.normal_sign * net_debit,
-                account.get_purpose_display(),
-            )
+            line = ReportLine.of(account, account.normal_sign * net_debit)
             if account.type == Type.ASSET:
                 sheet.assets.append(line)
             elif account.type == Type.LIABILITY:
@@ -156,17 +155,11 @@ def income_summary(*, date_from: dt.date, date_to: dt.date) -> list[IncomeSummar
         summary = summaries.setdefault(account.currency, IncomeSummary(account.currency))
         total = by_account[account.pk]  # debits positive
         if account.purpose == Purpose.SALES_REFUNDS:
-            summary.refunds.append(
-                ReportLine(account.code, account.name, total, account.get_purpose_display())
-            )
+            summary.refunds.append(ReportLine.of(account, total))
         elif account.type == Type.REVENUE:
-            summary.revenue.append(
-                ReportLine(account.code, account.name, -total, account.get_purpose_display())
-            )
+            summary.revenue.append(ReportLine.of(account, -total))
         else:
-            summary.expenses.append(
-                ReportLine(account.code, account.name, total, account.get_purpose_display())
-            )
+            summary.expenses.append(ReportLine.of(account, total))
     return [summaries[currency] for currency in sorted(summaries)]
 
 

@@ -18,7 +18,7 @@ each side, matched, and an item is reported when either side falls in the range.
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -46,6 +46,7 @@ from billing.models import (
     Refund,
 )
 from billing.money import quantum
+from billing.selectors.reports import day_end, day_start
 from billing.services.emails import email_send
 
 logger = logging.getLogger(__name__)
@@ -83,20 +84,11 @@ class Sides:
     gateway: dict[tuple[str, str], Side] = field(default_factory=dict)
 
 
-def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """From the start of `start` to the start of the day after `end`, in the shop's zone."""
-    zone = timezone.get_current_timezone()
-    return (
-        datetime.combine(start, time.min, tzinfo=zone),
-        datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
-    )
-
-
 def reconciliation_run(
     *, gateway: str, start: date, end: date, run_by: User | None
 ) -> ReconciliationRun:
     """Compare and store a run; a gateway that cannot be reached makes a failed run."""
-    lo, hi = day_bounds(start, end)
+    lo, hi = day_start(start), day_end(end)
     sides = Sides()
     try:
         # No transaction is open while the gateway is asked.
@@ -285,7 +277,6 @@ def _ledger_side(sides: Sides, gateway: str, lo: datetime, hi: datetime) -> None
 
 
 def _payouts_side(sides: Sides, gateway: str, first: date, last: date) -> None:
-    zone = timezone.get_current_timezone()
     for payout in GatewayPayout.objects.filter(
         gateway=gateway, paid_on__gte=first, paid_on__lte=last
     ).order_by("paid_on", "pk"):
@@ -295,7 +286,7 @@ def _payouts_side(sides: Sides, gateway: str, first: date, last: date) -> None:
             Side(
                 currency=payout.currency,
                 amount=-payout.amount,
-                occurred_at=datetime.combine(payout.paid_on, time.min, tzinfo=zone),
+                occurred_at=day_start(payout.paid_on),
                 entry_id=payout.entry_id,
                 payout_id=payout.pk,
             ),

@@ -25,6 +25,7 @@ from djmoney.money import Money
 from accounts.models import User
 from billing.exceptions import PayoutRefused
 from billing.forms import format_money
+from billing.forms_reports import day_field, not_future
 from billing.gateways import checkout_gateway
 from billing.models import Payment, ReconciliationItem, ReconciliationRun
 from billing.money import UnsupportedCurrency, is_exact, minor_exponent
@@ -54,39 +55,20 @@ def gateway_choices() -> list[tuple[str, Any]]:
     return [(g.value, g.label) for g in Payment.Gateway if g in PAYOUT_GATEWAYS]
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self) -> None:
-        super().__init__(format="%Y-%m-%d")
-
-
-def _not_future(value: date) -> date:
-    if value > timezone.localdate():
-        raise forms.ValidationError(ERROR_FUTURE, code="future")
-    return value
-
-
 class ReconcileForm(forms.Form):
     gateway = forms.ChoiceField(label=_("Gateway"), choices=gateway_choices)
-    start = forms.DateField(
-        widget=DateInput(),
-        label=_("From"),
-        help_text=_("A whole day in the shop's time zone (YYYY-MM-DD)."),
-    )
-    end = forms.DateField(
-        widget=DateInput(),
-        label=_("To"),
+    start = day_field(_("From"), help_text=_("A whole day in the shop's time zone (YYYY-MM-DD)."))
+    end = day_field(
+        _("To"),
         required=False,
         help_text=_("Leave empty for one day. At most 31 days from the start."),
     )
 
-    def clean_start(self) -> date:
-        return _not_future(self.cleaned_data["start"])
+    def clean_start(self) -> date | None:
+        return not_future(self.cleaned_data.get("start"), ERROR_FUTURE)
 
     def clean_end(self) -> date | None:
-        end = self.cleaned_data.get("end")
-        return _not_future(end) if end else None
+        return not_future(self.cleaned_data.get("end"), ERROR_FUTURE)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -109,9 +91,7 @@ class PayoutRecordForm(forms.Form):
         help_text=_("The gateway's id for the payout, e.g. po_… at Stripe."),
     )
     currency = forms.CharField(label=_("Currency"), max_length=3, min_length=3)
-    paid_on = forms.DateField(
-        widget=DateInput(), label=_("Paid on"), help_text=_("The day the money reached the bank.")
-    )
+    paid_on = day_field(_("Paid on"), help_text=_("The day the money reached the bank."))
     amount = forms.DecimalField(label=_("Amount to the bank"), max_digits=16, decimal_places=2)
     fees = forms.DecimalField(
         label=_("Fees kept by the gateway"),
@@ -132,8 +112,8 @@ class PayoutRecordForm(forms.Form):
             raise forms.ValidationError(ERROR_CURRENCY % {"currency": currency}) from None
         return currency
 
-    def clean_paid_on(self) -> date:
-        return _not_future(self.cleaned_data["paid_on"])
+    def clean_paid_on(self) -> date | None:
+        return not_future(self.cleaned_data.get("paid_on"), ERROR_FUTURE)
 
     def clean_amount(self) -> Decimal:
         amount: Decimal = self.cleaned_data["amount"]

@@ -1,4 +1,6 @@
-"""{{ payment.amount_money|money }} -> "100.00 USD"; {{ amount|money:"JPY" }} -> "5,000 JPY"."""
+"""{{ payment.amount_money|money }} -> "100.00 USD"; {{ amount|money:"JPY" }} -> "5,000 JPY".
+
+Billing's, as format_money is: the storefront's pages and the staff console's reports load it."""
 
 from decimal import Decimal
 
