@@ -262,6 +262,13 @@ def test_a_day_after_today_is_refused(client, finance):
     assert "This day has not come yet" in page.text
 
 
+def test_the_reports_index_asked_for_csv_shows_itself(client, finance):
+    page = client.get(reverse("admin:billing_reports"), {"format": "csv"})
+    assert page.status_code == 200
+    assert page["Content-Type"].startswith("text/html")
+    assert reverse("admin:billing_report_journal") in page.text
+
+
 # --- Permissions -----------------------------------------------------------------------------
 def test_staff_without_the_permission_are_refused_every_report_and_csv(client, books):
     client.force_login(finance_staff("view_ledgeraccount", "view_journalentry"))

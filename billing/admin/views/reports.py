@@ -63,15 +63,17 @@ class ReportView(View):
         if form is not None and not form.is_valid():
             return self.render(request, form=form)
         data = form.cleaned_data if form is not None else {}
-        if wants_csv(request):
-            return self.csv(**data)
+        export = self.csv(**data) if wants_csv(request) else None
+        if export is not None:
+            return export
         return self.render(request, form=form, **self.report(**data))
 
     def report(self, **data: Any) -> dict[str, Any]:
         return {}
 
-    def csv(self, **data: Any) -> HttpResponseBase:
-        raise NotImplementedError
+    def csv(self, **data: Any) -> HttpResponseBase | None:
+        """The report as CSV; None for a page that has none (the index shows itself)."""
+        return None
 
     def render(self, request: HttpRequest, **context: Any) -> TemplateResponse:
         opts = LedgerAccount._meta
